@@ -1,0 +1,37 @@
+# Entry points. The README's two set-up commands are `make demo` and `make test`.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: deps configure build demo test test-sanitize bench format clean
+
+deps:
+	scripts/install-deps
+
+configure: deps
+	@test -f $(BUILD_DIR)/build.ninja || cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Main job: trains and evaluates the Fashion-MNIST demo and prints a summary.
+demo: build
+	scripts/demo
+
+# Builds everything and runs every test.
+test: build
+	cd $(BUILD_DIR) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	$(MAKE) test BUILD_DIR=build-asan CMAKE_FLAGS="-DMLIOT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug"
+
+bench: build
+	scripts/install-deps --peers
+	$(BUILD_DIR)/mliot bench engine --json
+
+format:
+	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan

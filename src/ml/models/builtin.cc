@@ -1,0 +1,15 @@
+#include "ml/models/builtin.h"
+
+#include "ml/model.h"
+
+namespace mliot {
+
+// Every built-in kind, in the order `mliot train --models` lists them.
+void RegisterBuiltinModels(ModelRegistry& registry) {
+  RegisterNeighborSvmModels(registry);
+  RegisterLinearModels(registry);
+  RegisterTreeModels(registry);
+  RegisterTorchModels(registry);
+}
+
+}  // namespace mliot
