@@ -4,9 +4,10 @@
 
 namespace mliot {
 
-absl::Status Annotate(const absl::Status& status, std::string_view context) {
+absl::Status Annotate(const absl::Status& status, absl::string_view context) {
+  const std::string ctx(context);
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(ctx, ": ", status.message()));
 }
 
 int ExitCodeFor(const absl::Status& status) {

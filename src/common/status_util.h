@@ -30,7 +30,7 @@
 namespace mliot {
 
 // Returns `status` with `context: ` prepended to its message (code unchanged).
-absl::Status Annotate(const absl::Status& status, std::string_view context);
+absl::Status Annotate(const absl::Status& status, absl::string_view context);
 
 // Maps a status code onto the CLI's exit codes: 2 for bad input
 // (InvalidArgument, NotFound, OutOfRange, FailedPrecondition, AlreadyExists),

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -120,11 +121,18 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& optio
   if (text.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": binary data, not CSV text"));
   }
-  const std::string first_line = text.substr(0, text.find('\n'));
+  // The delimiter is chosen from the header: the first line that is not blank.
+  std::string_view first_line;
+  for (std::string_view rest = text; !rest.empty();) {
+    const size_t newline = rest.find('\n');
+    first_line = rest.substr(0, newline);
+    if (first_line.find_first_not_of(" \t\r\v\f") != std::string_view::npos) break;
+    rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+  }
   char delim = ',';
-  if (first_line.find(',') == std::string::npos) {
-    if (first_line.find(';') != std::string::npos) delim = ';';
-    else if (first_line.find('\t') != std::string::npos) delim = '\t';
+  if (first_line.find(',') == std::string_view::npos) {
+    if (first_line.find(';') != std::string_view::npos) delim = ';';
+    else if (first_line.find('\t') != std::string_view::npos) delim = '\t';
   }
   CsvReader reader(std::move(text), delim);
   std::vector<std::string> header;

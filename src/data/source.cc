@@ -18,8 +18,8 @@ std::string FashionMnistDir() {
   return dir != nullptr && *dir != '\0' ? dir : "/usr/share/datasets/fashion-mnist";
 }
 
-absl::StatusOr<Dataset> LoadFashionMnist(std::string_view rest, std::string_view spec) {
-  std::vector<std::string_view> parts = absl::StrSplit(rest, ':');
+absl::StatusOr<Dataset> LoadFashionMnist(absl::string_view rest, absl::string_view spec) {
+  std::vector<absl::string_view> parts = absl::StrSplit(rest, ':');
   if (parts.empty() || parts.size() > 2 || (parts[0] != "train" && parts[0] != "test")) {
     return absl::InvalidArgumentError(
         absl::StrCat("data spec '", spec, "': expected fashion-mnist:train[:N] or fashion-mnist:test[:N]"));
@@ -47,10 +47,10 @@ std::string DataSpecForms() {
   return "fashion-mnist:train[:N], fashion-mnist:test[:N], idx:IMAGES,LABELS, csv:PATH";
 }
 
-absl::StatusOr<Dataset> LoadDataset(std::string_view spec, const LoadOptions& options) {
+absl::StatusOr<Dataset> LoadDataset(absl::string_view spec, const LoadOptions& options) {
   const size_t colon = spec.find(':');
-  const std::string_view scheme = colon == std::string_view::npos ? "" : spec.substr(0, colon);
-  const std::string_view rest = colon == std::string_view::npos ? spec : spec.substr(colon + 1);
+  const absl::string_view scheme = colon == absl::string_view::npos ? "" : spec.substr(0, colon);
+  const absl::string_view rest = colon == absl::string_view::npos ? spec : spec.substr(colon + 1);
   absl::StatusOr<Dataset> ds;
   if (scheme == "fashion-mnist") {
     ds = LoadFashionMnist(rest, spec);

@@ -11,7 +11,7 @@
 #define MLIOT_DATA_SOURCE_H_
 
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
@@ -25,7 +25,7 @@ struct LoadOptions {
   bool for_training = true;
 };
 
-absl::StatusOr<Dataset> LoadDataset(std::string_view spec, const LoadOptions& options = {});
+absl::StatusOr<Dataset> LoadDataset(absl::string_view spec, const LoadOptions& options = {});
 
 // One line per accepted form, for help and error messages.
 std::string DataSpecForms();

@@ -21,7 +21,7 @@ absl::Status ModelRegistry::Register(ModelKind kind) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<const ModelKind*> ModelRegistry::Find(std::string_view name) const {
+absl::StatusOr<const ModelKind*> ModelRegistry::Find(absl::string_view name) const {
   for (const ModelKind& k : kinds_) {
     if (k.name == name) return &k;
   }
@@ -33,15 +33,6 @@ std::vector<std::string> ModelRegistry::Names() const {
   std::vector<std::string> names;
   for (const ModelKind& k : kinds_) names.push_back(k.name);
   return names;
-}
-
-const ModelRegistry& BuiltinModels() {
-  static const ModelRegistry* registry = [] {
-    auto* r = new ModelRegistry();
-    RegisterBuiltinModels(*r);
-    return r;
-  }();
-  return *registry;
 }
 
 int ArgMax(const float* proba, int n) {

@@ -18,7 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
@@ -94,7 +94,7 @@ struct ModelKind {
 class ModelRegistry {
  public:
   absl::Status Register(ModelKind kind);
-  absl::StatusOr<const ModelKind*> Find(std::string_view name) const;
+  absl::StatusOr<const ModelKind*> Find(absl::string_view name) const;
   std::vector<std::string> Names() const;
 
  private:

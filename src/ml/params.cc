@@ -111,9 +111,9 @@ std::string Params::ToString() const {
 
 absl::StatusOr<Params> ParseParams(const std::vector<ParamSpec>& specs, const std::string& text) {
   Params out = Params::Defaults(specs);
-  for (std::string_view item : absl::StrSplit(text, absl::ByAnyChar(", "), absl::SkipEmpty())) {
+  for (absl::string_view item : absl::StrSplit(text, absl::ByAnyChar(", "), absl::SkipEmpty())) {
     const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) {
+    if (eq == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat("parameter '", item, "': expected name=value"));
     }
     const std::string name(item.substr(0, eq));

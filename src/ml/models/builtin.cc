@@ -12,4 +12,13 @@ void RegisterBuiltinModels(ModelRegistry& registry) {
   RegisterTorchModels(registry);
 }
 
+const ModelRegistry& BuiltinModels() {
+  static const ModelRegistry* registry = [] {
+    auto* r = new ModelRegistry();
+    RegisterBuiltinModels(*r);
+    return r;
+  }();
+  return *registry;
+}
+
 }  // namespace mliot

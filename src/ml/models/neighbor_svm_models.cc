@@ -136,7 +136,7 @@ class KnnModel final : public Model {
       return absl::DataLossError(absl::StrCat(path, ": hnswlib: ", e.what()));
     }
     std::remove(tmp.c_str());
-    if (index_->getCurrentElementCount() > labels_.size()) {
+    if (index_->cur_element_count > labels_.size()) {
       return absl::DataLossError(absl::StrCat(path, ": index larger than its label table"));
     }
     index_->setEf(static_cast<size_t>(std::max<int64_t>(p.Int("ef_search"), k_)));
@@ -321,10 +321,10 @@ class RbfSvmModel final : public Model {
         float sum = 0;
         const int si = sv_start_[i], ci = sv_start_[i + 1] - si;
         const int sj = sv_start_[j], cj = sv_start_[j + 1] - sj;
-        sum += (coef_.row(j - 1).segment(si, ci).array() * kernel.segment(si, ci).array()).sum();
-        sum += (coef_.row(i).segment(sj, cj).array() * kernel.segment(sj, cj).array()).sum();
+        sum += coef_.row(j - 1).segment(si, ci).dot(kernel.segment(si, ci));
+        sum += coef_.row(i).segment(sj, cj).dot(kernel.segment(sj, cj));
         sum -= rho_[p];
-        vote_count[sum > 0 ? i : j] += 1.0f;
+            vote_count[sum > 0 ? i : j] += 1.0f;
         conf[i] += sum;
         conf[j] -= sum;
       }

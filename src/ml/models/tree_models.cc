@@ -20,7 +20,7 @@
 namespace mliot {
 namespace {
 
-absl::Status XgbCheck(int rc, std::string_view what) {
+absl::Status XgbCheck(int rc, absl::string_view what) {
   if (rc == 0) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("XGBoost ", what, ": ", XGBGetLastError()));
 }
