@@ -1,1 +1,29 @@
-int main() { return 0; }
+// mliot: one binary for every role. See `mliot --help`.
+#include <cstdlib>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  // Trials run in parallel on the cores; BLAS threads on top would
+  // oversubscribe them (measured ~10x slower with FAISS/OpenBLAS on 2 cores).
+  setenv("OPENBLAS_NUM_THREADS", "1", /*overwrite=*/0);
+  CLI::App app{"mliot: train, select and serve model ensembles for IoT"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mliot 0.1.0");
+  mliot::cli::Runner train = mliot::cli::AddTrainCommand(app);
+  mliot::cli::Runner eval = mliot::cli::AddEvalCommand(app);
+  mliot::cli::Runner adapt = mliot::cli::AddAdaptCommand(app);
+  mliot::cli::Runner bench = mliot::cli::AddBenchCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (app.got_subcommand("train")) return train();
+  if (app.got_subcommand("eval")) return eval();
+  if (app.got_subcommand("adapt")) return adapt();
+  if (app.got_subcommand("bench")) return bench();
+  return 2;
+}

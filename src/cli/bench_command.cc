@@ -1,0 +1,141 @@
+// mliot bench engine: the Fashion-MNIST case end to end (train, then eval on
+// the test set), with the scikit-learn peer in the same run when available.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "cli/evaluate.h"
+#include "common/stats.h"
+#include "data/source.h"
+#include "ml/hpo/strategy.h"
+#include "train/trainer.h"
+
+namespace mliot::cli {
+namespace {
+
+struct BenchArgs {
+  std::string train = "fashion-mnist:train:10000";
+  std::string test = "fashion-mnist:test";
+  std::string label = "label";
+  double budget_s = 120;
+  std::string out;
+  std::string peer = "auto";  // auto | none
+  std::string source_dir;     // where bench/peer_sklearn.py lives
+  bool json = false;
+};
+
+std::string FindPeerScript(const std::string& hint) {
+  std::vector<std::string> candidates;
+  if (!hint.empty()) candidates.push_back(hint + "/bench/peer_sklearn.py");
+  if (const char* dir = std::getenv("MLIOT_SOURCE_DIR")) candidates.push_back(std::string(dir) + "/bench/peer_sklearn.py");
+  candidates.push_back("bench/peer_sklearn.py");
+  for (const std::string& c : candidates) {
+    if (std::filesystem::exists(c)) return c;
+  }
+  return "";
+}
+
+// Runs the peer and returns the JSON on its last stdout line, or null.
+nlohmann::json RunPeer(const BenchArgs& a) {
+  const std::string script = FindPeerScript(a.source_dir);
+  if (script.empty() || !std::filesystem::exists("/usr/bin/python3")) return nullptr;
+  const std::string cmd = absl::StrCat("/usr/bin/python3 ", script, " --mode ensemble --data ", a.train,
+                                       " --test ", a.test, " --label ", a.label, " --json");
+  Progress("peer: " + cmd);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) return nullptr;
+  std::string last, line;
+  char buf[4096];
+  while (std::fgets(buf, sizeof(buf), pipe.get()) != nullptr) {
+    line += buf;
+    if (!line.empty() && line.back() == '\n') {
+      if (line.size() > 1) last = line;
+      line.clear();
+    }
+  }
+  if (!line.empty()) last = line;
+  nlohmann::json peer = nlohmann::json::parse(last, nullptr, false);
+  return peer.is_discarded() ? nlohmann::json(nullptr) : peer;
+}
+
+int RunBenchEngine(const BenchArgs& a) {
+  const std::string out = a.out.empty()
+                              ? (std::filesystem::temp_directory_path() / ("mliot-bench-" + std::to_string(getpid()))).string()
+                              : a.out;
+  LoadOptions load;
+  load.label_column = a.label;
+  absl::StatusOr<Dataset> train = LoadDataset(a.train, load);
+  if (!train.ok()) return Fail(train.status());
+  load.for_training = false;
+  absl::StatusOr<Dataset> test = LoadDataset(a.test, load);
+  if (!test.ok()) return Fail(test.status());
+  TrainOptions o;
+  o.budget_s = a.budget_s;
+  o.out_dir = out;
+  o.data_source = a.train;
+  Trainer trainer(BuiltinModels(), BuiltinStrategies());
+  trainer.set_progress(Progress);
+  absl::StatusOr<TrainReport> report = trainer.Train(*train, o);
+  if (!report.ok()) return Fail(report.status());
+  absl::StatusOr<std::unique_ptr<Servable>> servable = Servable::Load(out);
+  if (!servable.ok()) return Fail(servable.status());
+  absl::StatusOr<Evaluation> e = Evaluate(**servable, *test);
+  if (!e.ok()) return Fail(e.status());
+  nlohmann::json members = nlohmann::json::array();
+  for (const MemberReport& m : report->members) {
+    members.push_back({{"kind", m.kind}, {"val_accuracy", m.val_accuracy}, {"fit_s", m.fit_s},
+                       {"latency_ms", m.latency_ms}});
+  }
+  nlohmann::json result = {
+      {"case", "fashion-mnist"},
+      {"train", a.train},
+      {"test", a.test},
+      {"budget_s", a.budget_s},
+      {"train_elapsed_s", report->elapsed_s},
+      {"val_accuracy", report->val_accuracy},
+      {"accuracy", e->accuracy},
+      {"latency_ms", {{"p50", e->p50_ms}, {"p99", e->p99_ms}}},
+      {"throughput_rows_per_s", e->throughput_rows_per_s},
+      {"peak_rss_mib", PeakRssMiB()},
+      {"members", members},
+      {"reduce", report->reduce},
+      {"version", e->version},
+  };
+  if (a.peer != "none") {
+    nlohmann::json peer = RunPeer(a);
+    if (!peer.is_null()) result["peer"] = peer;
+  }
+  if (a.json) {
+    PrintJson(result);
+  } else {
+    std::printf("%s\n", result.dump(2).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner AddBenchCommand(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* bench = app.add_subcommand("bench", "benchmarks");
+  bench->require_subcommand(1);
+  CLI::App* engine = bench->add_subcommand("engine", "Fashion-MNIST end to end, with the scikit-learn peer");
+  engine->add_option("--train", args->train, "training data spec")->capture_default_str();
+  engine->add_option("--test", args->test, "test data spec")->capture_default_str();
+  engine->add_option("--label", args->label, "label column of CSV data")->capture_default_str();
+  engine->add_option("--budget-s", args->budget_s, "training budget")->capture_default_str();
+  engine->add_option("--out", args->out, "bundle directory (default: a temporary one)");
+  engine->add_option("--peer", args->peer, "auto | none")->capture_default_str();
+  engine->add_option("--source-dir", args->source_dir, "mliot source tree (for bench/peer_sklearn.py)");
+  engine->add_flag("--json", args->json, "print one JSON object as the last stdout line");
+  return [args, engine] {
+    if (engine->parsed()) return RunBenchEngine(*args);
+    return 2;
+  };
+}
+
+}  // namespace mliot::cli

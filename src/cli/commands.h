@@ -1,0 +1,24 @@
+// The `mliot` subcommands, each in its own file. Add*Command registers the
+// subcommand on `app`; the returned callback runs it after parsing and
+// returns the process exit code.
+#ifndef MLIOT_CLI_COMMANDS_H_
+#define MLIOT_CLI_COMMANDS_H_
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace mliot::cli {
+
+using Runner = std::function<int()>;
+
+Runner AddTrainCommand(CLI::App& app);
+Runner AddEvalCommand(CLI::App& app);
+Runner AddAdaptCommand(CLI::App& app);
+Runner AddBenchCommand(CLI::App& app);
+
+}  // namespace mliot::cli
+
+#endif  // MLIOT_CLI_COMMANDS_H_

@@ -1,0 +1,34 @@
+// Evaluation of a Servable on a labelled Dataset, shared by `eval` and
+// `bench engine`.
+#ifndef MLIOT_CLI_EVALUATE_H_
+#define MLIOT_CLI_EVALUATE_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "data/dataset.h"
+#include "nlohmann/json.hpp"
+#include "serve/servable.h"
+
+namespace mliot::cli {
+
+struct Evaluation {
+  int64_t n = 0;
+  double accuracy = 0;
+  double p50_ms = 0;  // single-row Predict, the full serving path
+  double p99_ms = 0;
+  double throughput_rows_per_s = 0;  // PredictBatch in batches of 256
+  int64_t version = 0;
+  int64_t stage1_answers = 0;
+  int64_t unknown_labels = 0;  // labels the bundle has no class for (counted wrong)
+};
+
+// `data` labels are matched to the bundle's classes by name. Errors: the
+// feature count differs from the bundle's.
+absl::StatusOr<Evaluation> Evaluate(const Servable& servable, Dataset data);
+
+nlohmann::json EvaluationJson(const Evaluation& e);
+
+}  // namespace mliot::cli
+
+#endif  // MLIOT_CLI_EVALUATE_H_

@@ -1,0 +1,45 @@
+// Ensemble arithmetic of the paper (§4.2.2):
+//
+//   weights      w_i = exp(a_i) / sum_j exp(a_j), a_i = validation accuracy (eq. 4)
+//   vote         argmax_c sum_i w_i [f_i(x) == c]                        (eq. 3)
+//   certainties  s_c = sum_i w_i P_i(c | x), normalised to sum to 1      (eq. 5)
+//
+// Two ways to turn these into a label:
+//   Weighting::kPaper  the weighted hard vote of eq. 3 (ties go to the class
+//                      with the higher certainty)
+//   Weighting::kSoft   argmax of the certainties of eq. 5 (soft voting)
+// Both report the eq. 5 certainties. All functions are pure and thread-safe.
+#ifndef MLIOT_ML_ENSEMBLE_H_
+#define MLIOT_ML_ENSEMBLE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace mliot {
+
+enum class Weighting { kPaper, kSoft };
+
+absl::StatusOr<Weighting> ParseWeighting(absl::string_view name);  // "paper" | "soft"
+std::string WeightingName(Weighting w);
+
+// Eq. 4.
+std::vector<double> SoftmaxWeights(const std::vector<double>& accuracies);
+
+// Combines the probabilities of n members for one row. `member_proba` holds
+// n rows of k probabilities; `certainties` receives k values summing to 1
+// (eq. 5). Returns the predicted class under `weighting`.
+int Combine(const float* member_proba, int n, int k, const double* weights, Weighting weighting,
+            float* certainties);
+
+// Accuracy of the ensemble on held-out rows, from each member's stored
+// probabilities there: proba[i] is rows x k for member i.
+double EnsembleAccuracy(const std::vector<const std::vector<float>*>& proba,
+                        const std::vector<double>& weights, const std::vector<int32_t>& labels,
+                        int k, Weighting weighting);
+
+}  // namespace mliot
+
+#endif  // MLIOT_ML_ENSEMBLE_H_

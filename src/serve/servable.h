@@ -1,0 +1,74 @@
+// Servable: one loaded bundle version, ready to answer predictions.
+//
+// Predict runs the full serving path for one raw row: preprocessing, then
+// stage 1 (the background detector, when the bundle has one) and, unless
+// stage 1 answered, stage 2 (the ensemble: eq. 3-5 of the paper).
+//
+//   MLIOT_ASSIGN_OR_RETURN(auto servable, Servable::Load(dir));  // latest
+//   std::vector<float> cert(servable->num_classes());
+//   Answer a = servable->Predict(row, cert.data());
+//
+// Thread-safety: Predict/PredictBatch may be called concurrently. A
+// Servable is immutable once loaded; hot swap replaces the whole object.
+// The single-row path does not allocate once each thread has warmed up.
+#ifndef MLIOT_SERVE_SERVABLE_H_
+#define MLIOT_SERVE_SERVABLE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/dataset.h"
+#include "ml/ensemble.h"
+#include "ml/model.h"
+#include "ml/preprocess.h"
+
+namespace mliot {
+
+struct Answer {
+  int label = 0;
+  int stage = 2;  // 1: the background detector answered; 2: the ensemble
+};
+
+class Servable {
+ public:
+  // Loads DIR/<version>; version 0 means the latest.
+  static absl::StatusOr<std::unique_ptr<Servable>> Load(const std::string& dir, int64_t version = 0,
+                                                        const ModelRegistry& registry = BuiltinModels());
+
+  // `certainties` receives num_classes() values summing to 1.
+  Answer Predict(const float* raw_row, float* certainties) const;
+  void PredictBatch(const float* raw_rows, int64_t n, Answer* answers, float* certainties) const;
+
+  int64_t version() const { return version_; }
+  int num_classes() const { return static_cast<int>(class_names_.size()); }
+  int num_features() const { return num_features_; }
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  const std::optional<ImageShape>& shape() const { return shape_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Member {
+    std::unique_ptr<Model> model;
+    bool raw_input = false;
+  };
+
+  std::string dir_;
+  int64_t version_ = 0;
+  std::vector<std::string> class_names_;
+  int num_features_ = 0;
+  std::optional<ImageShape> shape_;
+  std::unique_ptr<Preprocessor> preprocess_;
+  std::vector<Member> members_;
+  std::vector<double> weights_;
+  Weighting weighting_ = Weighting::kPaper;
+  std::unique_ptr<Model> detector_;  // stage 1, may be null
+  int background_class_ = -1;
+  double threshold_ = 0.5;
+};
+
+}  // namespace mliot
+
+#endif  // MLIOT_SERVE_SERVABLE_H_

@@ -1,0 +1,120 @@
+#include "train/scheduler.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace mliot {
+
+HpoScheduler::HpoScheduler(std::vector<const ModelKind*> kinds, const StrategyFactory& strategy,
+                           const SearchOptions& options)
+    : kinds_(std::move(kinds)) {
+  // Cheapest first: the first round runs in this order.
+  std::stable_sort(kinds_.begin(), kinds_.end(), [](const ModelKind* a, const ModelKind* b) {
+    return a->cost_rank < b->cost_rank;
+  });
+  absl::MutexLock lock(&mu_);
+  state_.resize(kinds_.size());
+  for (size_t i = 0; i < kinds_.size(); ++i) {
+    SearchOptions o = options;
+    o.seed = options.seed + i * 7919;
+    state_[i].strategy = strategy(kinds_[i]->params, o);
+  }
+}
+
+bool HpoScheduler::CanRun(const KindState& s, double remaining_s) const {
+  if (s.exhausted) return false;
+  if (s.trials == 0) return remaining_s > 0;
+  // A later trial must be expected to finish in the time left.
+  return s.max_fit_s < remaining_s;
+}
+
+bool HpoScheduler::Finished(KindState& s, double remaining_s) {
+  if (s.in_flight > 0) return false;
+  if (s.exhausted) return true;
+  if (!CanRun(s, remaining_s)) return true;
+  if (!s.pending) {
+    s.pending = s.strategy->Next();
+    if (!s.pending) s.exhausted = true;
+  }
+  return s.exhausted;
+}
+
+std::optional<TrialTicket> HpoScheduler::Next(double remaining_s) {
+  absl::MutexLock lock(&mu_);
+  const int n = static_cast<int>(state_.size());
+  // Round 1: every kind's defaults, in cost order.
+  for (int i = 0; i < n; ++i) {
+    KindState& s = state_[i];
+    if (s.trials == 0 && s.in_flight == 0 && CanRun(s, remaining_s)) {
+      if (!s.pending) s.pending = s.strategy->Next();
+      if (!s.pending) {
+        s.exhausted = true;
+        continue;
+      }
+      ++s.in_flight;
+      ++s.trials;
+      TrialTicket t{i, *std::move(s.pending)};
+      s.pending.reset();
+      return t;
+    }
+  }
+  // Later rounds: round-robin over kinds by best accuracy; a kind waits for
+  // its own trial in flight before the next, so its strategy learns from it.
+  std::vector<int> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return state_[a].best > state_[b].best; });
+  for (int step = 0; step < n; ++step) {
+    const int i = order[(round_robin_ + step) % n];
+    KindState& s = state_[i];
+    if (s.trials == 0 || s.in_flight > 0 || !CanRun(s, remaining_s)) continue;
+    if (!s.pending) s.pending = s.strategy->Next();
+    if (!s.pending) {
+      s.exhausted = true;
+      continue;
+    }
+    round_robin_ = (round_robin_ + step + 1) % n;
+    ++s.in_flight;
+    ++s.trials;
+    TrialTicket t{i, *std::move(s.pending)};
+    s.pending.reset();
+    return t;
+  }
+  return std::nullopt;
+}
+
+void HpoScheduler::Report(const TrialTicket& ticket, double score, double fit_s) {
+  absl::MutexLock lock(&mu_);
+  KindState& s = state_[ticket.kind_index];
+  --s.in_flight;
+  s.max_fit_s = std::max(s.max_fit_s, fit_s);
+  if (score >= 0) {
+    s.best = std::max(s.best, score);
+    s.strategy->Report(ticket.params, score);
+  } else if (s.best < 0 && s.trials >= 2) {
+    s.exhausted = true;  // a kind whose first trials all fail gets no more
+  }
+}
+
+std::vector<int> HpoScheduler::TakeFinished(double remaining_s) {
+  absl::MutexLock lock(&mu_);
+  std::vector<int> out;
+  for (int i = 0; i < static_cast<int>(state_.size()); ++i) {
+    KindState& s = state_[i];
+    if (!s.finished_reported && Finished(s, remaining_s)) {
+      s.finished_reported = true;
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+bool HpoScheduler::AllDone(double remaining_s) {
+  absl::MutexLock lock(&mu_);
+  for (KindState& s : state_) {
+    if (!Finished(s, remaining_s)) return false;
+  }
+  return true;
+}
+
+}  // namespace mliot
