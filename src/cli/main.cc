@@ -1,13 +1,12 @@
 // mliot: one binary for every role. See `mliot --help`.
-#include <cstdlib>
 
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
+#include "common/blas_threads.h"
 
 int main(int argc, char** argv) {
-  // Trials run in parallel on the cores; BLAS threads on top would
-  // oversubscribe them (measured ~10x slower with FAISS/OpenBLAS on 2 cores).
-  setenv("OPENBLAS_NUM_THREADS", "1", /*overwrite=*/0);
+  // Trials run in parallel on the cores; see common/blas_threads.h.
+  mliot::LimitBlasToOneThread();
   CLI::App app{"mliot: train, select and serve model ensembles for IoT"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mliot 0.1.0");

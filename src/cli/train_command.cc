@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -24,8 +25,9 @@ struct TrainArgs {
   std::optional<double> time_bound_s;
   std::string select = kDefaultSelection;
   std::string models;
+  std::string params;
   std::string reduce = "auto";
-  std::string hpo = "random";
+  std::string hpo = "bayes";
   std::optional<std::string> background_class;
   std::string weighting = "auto";
   int threads = 0;
@@ -92,6 +94,14 @@ int RunTrain(const TrainArgs& a) {
   o.time_bound_s = a.time_bound_s;
   o.select = a.select;
   if (!a.models.empty()) o.models = absl::StrSplit(a.models, ',', absl::SkipWhitespace());
+  for (absl::string_view item : absl::StrSplit(a.params, ';', absl::SkipWhitespace())) {
+    const size_t colon = item.find(':');
+    if (colon == absl::string_view::npos) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--params '", std::string(item), "': expected KIND:name=value,... (kinds separated by ';')")));
+    }
+    o.start_params[std::string(item.substr(0, colon))] = std::string(item.substr(colon + 1));
+  }
   o.reduce = a.reduce;
   o.hpo = a.hpo;
   o.background_class = a.background_class;
@@ -166,10 +176,12 @@ Runner AddTrainCommand(CLI::App& app) {
   cmd->add_option("--time-bound-s", args->time_bound_s, "lazy training: publish version 1 at T seconds");
   cmd->add_option("--select", args->select, "model-selection policy")->capture_default_str();
   cmd->add_option("--models", args->models, "comma-separated kinds (default: all that fit the data)");
+  cmd->add_option("--params", args->params,
+                  "starting settings per kind, tried first: 'cnn:channels=32,epochs=30;knn:k=9'");
   cmd->add_option("--reduce", args->reduce, "none | pca:K | kpca:K[:cosine|rbf] | auto")->capture_default_str();
   cmd->add_option("--hpo", args->hpo, "grid | random | bayes")->capture_default_str();
   cmd->add_option("--background-class", args->background_class, "enables two-stage serving");
-  cmd->add_option("--weighting", args->weighting, "ensemble vote: paper | soft | auto")->capture_default_str();
+  cmd->add_option("--weighting", args->weighting, "ensemble vote: paper | soft | fitted | auto")->capture_default_str();
   cmd->add_option("--threads", args->threads, "parallel trials (0: cores)")->capture_default_str();
   cmd->add_option("--trials", args->trials, "maximum trials per model kind")->capture_default_str();
   cmd->add_option("--trial-limit-s", args->trial_limit_s, "per-trial time limit (0: 75% of the budget)");

@@ -10,11 +10,22 @@ namespace mliot {
 absl::StatusOr<Weighting> ParseWeighting(absl::string_view name) {
   if (name == "paper") return Weighting::kPaper;
   if (name == "soft") return Weighting::kSoft;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown weighting '", std::string(name), "'; valid: paper, soft, auto"));
+  if (name == "fitted") return Weighting::kFitted;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown weighting '", std::string(name), "'; valid: paper, soft, fitted, auto"));
 }
 
-std::string WeightingName(Weighting w) { return w == Weighting::kPaper ? "paper" : "soft"; }
+std::string WeightingName(Weighting w) {
+  switch (w) {
+    case Weighting::kPaper:
+      return "paper";
+    case Weighting::kSoft:
+      return "soft";
+    case Weighting::kFitted:
+      return "fitted";
+  }
+  return "paper";
+}
 
 std::vector<double> SoftmaxWeights(const std::vector<double>& accuracies) {
   if (accuracies.empty()) return {};
@@ -41,7 +52,7 @@ int Combine(const float* member_proba, int n, int k, const double* weights, Weig
     for (int c = 0; c < k; ++c) certainties[c] /= sum;
   }
   int best = 0;
-  if (weighting == Weighting::kSoft) {
+  if (weighting != Weighting::kPaper) {
     for (int c = 1; c < k; ++c) {
       if (certainties[c] > certainties[best]) best = c;
     }
@@ -68,6 +79,37 @@ int Combine(const float* member_proba, int n, int k, const double* weights, Weig
     }
   }
   return best;
+}
+
+std::vector<double> FitWeights(const std::vector<const std::vector<float>*>& proba,
+                               const std::vector<int32_t>& labels, int k) {
+  const size_t n = proba.size();
+  std::vector<double> w(n, 1.0 / static_cast<double>(std::max<size_t>(1, n)));
+  if (n <= 1 || labels.empty()) return w;
+  const size_t rows = labels.size();
+  // p_true[i][r]: member i's probability of row r's true class.
+  std::vector<std::vector<double>> p_true(n, std::vector<double>(rows));
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t r = 0; r < rows; ++r) p_true[i][r] = (*proba[i])[r * k + labels[r]];
+  }
+  std::vector<double> grad(n);
+  const double eta = 0.5;
+  for (int iter = 0; iter < 300; ++iter) {
+    std::fill(grad.begin(), grad.end(), 0.0);
+    for (size_t r = 0; r < rows; ++r) {
+      double mix = 0;
+      for (size_t i = 0; i < n; ++i) mix += w[i] * p_true[i][r];
+      const double inv = 1.0 / std::max(mix, 1e-9);
+      for (size_t i = 0; i < n; ++i) grad[i] -= p_true[i][r] * inv;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      w[i] *= std::exp(-eta * grad[i] / static_cast<double>(rows));
+      sum += w[i];
+    }
+    for (double& v : w) v /= sum;
+  }
+  return w;
 }
 
 double EnsembleAccuracy(const std::vector<const std::vector<float>*>& proba,

@@ -4,11 +4,17 @@
 //   vote         argmax_c sum_i w_i [f_i(x) == c]                        (eq. 3)
 //   certainties  s_c = sum_i w_i P_i(c | x), normalised to sum to 1      (eq. 5)
 //
-// Two ways to turn these into a label:
-//   Weighting::kPaper  the weighted hard vote of eq. 3 (ties go to the class
-//                      with the higher certainty)
-//   Weighting::kSoft   argmax of the certainties of eq. 5 (soft voting)
+// Ways to turn these into a label:
+//   Weighting::kPaper   the weighted hard vote of eq. 3 (ties go to the class
+//                       with the higher certainty), weights by eq. 4
+//   Weighting::kSoft    argmax of the certainties of eq. 5 (soft voting),
+//                       weights by eq. 4
+//   Weighting::kFitted  soft voting with weights from FitWeights()
 // Both report the eq. 5 certainties. All functions are pure and thread-safe.
+//
+// Beyond the paper, FitWeights() fits the weights on held-out rows instead
+// of taking the softmax of accuracies (whose weights are nearly uniform for
+// accuracies in a narrow band, so a weak member counts as much as the best).
 #ifndef MLIOT_ML_ENSEMBLE_H_
 #define MLIOT_ML_ENSEMBLE_H_
 
@@ -20,9 +26,9 @@
 
 namespace mliot {
 
-enum class Weighting { kPaper, kSoft };
+enum class Weighting { kPaper, kSoft, kFitted };
 
-absl::StatusOr<Weighting> ParseWeighting(absl::string_view name);  // "paper" | "soft"
+absl::StatusOr<Weighting> ParseWeighting(absl::string_view name);  // paper | soft | fitted
 std::string WeightingName(Weighting w);
 
 // Eq. 4.
@@ -33,6 +39,12 @@ std::vector<double> SoftmaxWeights(const std::vector<double>& accuracies);
 // (eq. 5). Returns the predicted class under `weighting`.
 int Combine(const float* member_proba, int n, int k, const double* weights, Weighting weighting,
             float* certainties);
+
+// Weights on the simplex minimising the log-loss of the eq. 5 certainties
+// on held-out rows (exponentiated-gradient descent; convex, so the result
+// does not depend on the start). proba[i] is rows x k for member i.
+std::vector<double> FitWeights(const std::vector<const std::vector<float>*>& proba,
+                               const std::vector<int32_t>& labels, int k);
 
 // Accuracy of the ensemble on held-out rows, from each member's stored
 // probabilities there: proba[i] is rows x k for member i.

@@ -74,9 +74,28 @@ TEST(EnsembleTest, AccuracyOnStoredProbabilities) {
   EXPECT_DOUBLE_EQ(acc, 1.0);
 }
 
+TEST(EnsembleTest, FittedWeightsFavourTheInformativeMember) {
+  // Member 0 is always right with confidence 0.9; member 1 is a coin flip.
+  std::vector<float> good, noise;
+  std::vector<int32_t> labels;
+  for (int r = 0; r < 200; ++r) {
+    const int y = r % 2;
+    labels.push_back(y);
+    good.push_back(y == 0 ? 0.9f : 0.1f);
+    good.push_back(y == 0 ? 0.1f : 0.9f);
+    noise.push_back(r % 3 == 0 ? 0.8f : 0.2f);
+    noise.push_back(r % 3 == 0 ? 0.2f : 0.8f);
+  }
+  const std::vector<double> w = FitWeights({&good, &noise}, labels, 2);
+  EXPECT_GT(w[0], 0.95);
+  EXPECT_NEAR(w[0] + w[1], 1.0, 1e-9);
+  EXPECT_DOUBLE_EQ(EnsembleAccuracy({&good, &noise}, w, labels, 2, Weighting::kFitted), 1.0);
+}
+
 TEST(EnsembleTest, WeightingNames) {
   EXPECT_EQ(*ParseWeighting("paper"), Weighting::kPaper);
   EXPECT_EQ(*ParseWeighting("soft"), Weighting::kSoft);
+  EXPECT_EQ(*ParseWeighting("fitted"), Weighting::kFitted);
   EXPECT_FALSE(ParseWeighting("magic").ok());
 }
 

@@ -213,6 +213,7 @@ class SelectionPolicyParser {
       {"min_accuracy", Op::kMinAccuracy, ArgKind::kUnitInterval, false},
       {"max_latency_ms", Op::kMaxLatencyMs, ArgKind::kPositiveNumber, false},
       {"within", Op::kWithin, ArgKind::kUnitInterval, false},
+      {"greedy", Op::kGreedy, ArgKind::kPositiveInt, false},
       {"all", Op::kAll, ArgKind::kNone, false},
       // The paper's wording.
       {"atleast_accuracy", Op::kMinAccuracy, ArgKind::kUnitInterval, true},
@@ -278,7 +279,8 @@ absl::StatusOr<SelectionPolicy> SelectionPolicy::Parse(absl::string_view text) {
   return policy;
 }
 
-std::vector<int> SelectionPolicy::Select(const std::vector<Candidate>& candidates) const {
+std::vector<int> SelectionPolicy::Select(const std::vector<Candidate>& candidates,
+                                         const EnsembleScore& score) const {
   std::vector<int> chosen(candidates.size());
   std::iota(chosen.begin(), chosen.end(), 0);
   const auto by_accuracy = [&](int a, int b) { return AccuracyOrder(candidates, a, b); };
@@ -306,6 +308,37 @@ std::vector<int> SelectionPolicy::Select(const std::vector<Candidate>& candidate
         double best = -std::numeric_limits<double>::infinity();
         for (int i : chosen) best = std::max(best, AccuracyKey(candidates[i]));
         std::erase_if(chosen, [&](int i) { return !(candidates[i].val_accuracy >= best - c.arg); });
+        break;
+      }
+      case Op::kGreedy: {
+        if (!score) {
+          std::sort(chosen.begin(), chosen.end(), by_accuracy);
+          keep_first(c.arg);
+          break;
+        }
+        // Candidates in accuracy order, so ties go to the more accurate one.
+        std::vector<int> pool = chosen;
+        std::sort(pool.begin(), pool.end(), by_accuracy);
+        std::vector<int> picked;
+        double current = -std::numeric_limits<double>::infinity();
+        while (static_cast<double>(picked.size()) < c.arg && !pool.empty()) {
+          size_t best = 0;
+          double best_score = -std::numeric_limits<double>::infinity();
+          for (size_t j = 0; j < pool.size(); ++j) {
+            std::vector<int> trial = picked;
+            trial.push_back(pool[j]);
+            const double s = score(trial);
+            if (s > best_score + 1e-12) {
+              best_score = s;
+              best = j;
+            }
+          }
+          if (!picked.empty() && !(best_score > current + 1e-12)) break;
+          picked.push_back(pool[best]);
+          current = best_score;
+          pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(best));
+        }
+        chosen = picked;
         break;
       }
       case Op::kAll:

@@ -25,12 +25,13 @@
 // Parse errors are InvalidArgument with a one-line message that quotes the
 // policy and points at the offending token by 1-based column, e.g.
 //   policy 'top_acuracy(3)': unknown function 'top_acuracy' at column 1; known:
-//   top_accuracy, lowest_latency, min_accuracy, max_latency_ms, within, all
+//   top_accuracy, lowest_latency, min_accuracy, max_latency_ms, within, greedy, all
 //
 // Thread-safety: a parsed policy is immutable; Select may run concurrently.
 #ifndef MLIOT_ML_SELECTION_H_
 #define MLIOT_ML_SELECTION_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,14 +55,18 @@ class SelectionPolicy {
   // validation accuracy (best first; ties by lower latency, then by index).
   // May be empty when the filters reject everything; the caller decides what
   // then. A NaN accuracy or latency fails every threshold and ranks last.
-  std::vector<int> Select(const std::vector<Candidate>& candidates) const;
+  // `score` rates an ensemble of candidate indices (its validation accuracy);
+  // only greedy(k) uses it.
+  using EnsembleScore = std::function<double(const std::vector<int>&)>;
+  std::vector<int> Select(const std::vector<Candidate>& candidates,
+                          const EnsembleScore& score = nullptr) const;
 
   const std::string& text() const { return text_; }
 
  private:
   friend class SelectionPolicyParser;  // selection.cc; builds clauses_.
 
-  enum class Op { kTopAccuracy, kLowestLatency, kMinAccuracy, kMaxLatencyMs, kWithin, kAll };
+  enum class Op { kTopAccuracy, kLowestLatency, kMinAccuracy, kMaxLatencyMs, kWithin, kGreedy, kAll };
   struct Clause {
     Op op;
     double arg = 0;

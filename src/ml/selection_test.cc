@@ -100,6 +100,29 @@ TEST(SelectionPolicyTest, EachFunctionAlone) {
   EXPECT_THAT(SelectKinds("within(0.03)", Zoo()), ElementsAre("xgb", "rf", "mlp"));
   EXPECT_THAT(SelectKinds("max_latency_ms(0.1) and within(0.05)", Zoo()),
               ElementsAre("svm", "logreg"));
+  // Without an ensemble score greedy(k) falls back to top_accuracy(k).
+  EXPECT_THAT(SelectKinds("greedy(2)", Zoo()), ElementsAre("xgb", "rf"));
+}
+
+TEST(SelectionPolicyTest, GreedyAddsOnlyMembersThatRaiseTheEnsembleScore) {
+  const std::vector<Candidate> zoo = Zoo();
+  auto policy = SelectionPolicy::Parse("greedy(4)");
+  ASSERT_TRUE(policy.ok());
+  // A made-up ensemble score: xgb alone 0.93; xgb + svm 0.95 (complementary);
+  // anything with rf 0.90; every further addition lowers the score.
+  auto score = [&](const std::vector<int>& members) {
+    std::vector<std::string> kinds;
+    for (int i : members) kinds.push_back(zoo[i].kind);
+    std::sort(kinds.begin(), kinds.end());
+    if (kinds == std::vector<std::string>{"xgb"}) return 0.93;
+    if (kinds == std::vector<std::string>{"svm", "xgb"}) return 0.95;
+    if (std::find(kinds.begin(), kinds.end(), "rf") != kinds.end()) return 0.90;
+    if (kinds.size() == 1) return zoo[members[0]].val_accuracy;
+    return 0.94 - 0.01 * static_cast<double>(kinds.size());
+  };
+  std::vector<std::string> kinds;
+  for (int i : policy->Select(zoo, score)) kinds.push_back(zoo[i].kind);
+  EXPECT_THAT(kinds, ElementsAre("xgb", "svm"));
 }
 
 TEST(SelectionPolicyTest, ThresholdsAreInclusive) {
@@ -180,7 +203,7 @@ struct BadPolicy {
   std::string error;
 };
 
-constexpr char kKnown[] = "known: top_accuracy, lowest_latency, min_accuracy, max_latency_ms, within, all";
+constexpr char kKnown[] = "known: top_accuracy, lowest_latency, min_accuracy, max_latency_ms, within, greedy, all";
 constexpr char kUseAnd[] =
     "clauses are combined with 'and', e.g. 'min_accuracy(0.8) and lowest_latency(3)'";
 

@@ -8,8 +8,12 @@ namespace mliot {
 HpoScheduler::HpoScheduler(std::vector<const ModelKind*> kinds, const StrategyFactory& strategy,
                            const SearchOptions& options)
     : kinds_(std::move(kinds)) {
-  // Cheapest first: the first round runs in this order.
+  // The first round runs in this order: kinds built for the data's shape
+  // (cnn on images) first, since they are the likeliest to lead and the
+  // slowest to train; then the rest, cheapest first, so that something is
+  // ready early for lazy training.
   std::stable_sort(kinds_.begin(), kinds_.end(), [](const ModelKind* a, const ModelKind* b) {
+    if (a->needs_image != b->needs_image) return a->needs_image;
     return a->cost_rank < b->cost_rank;
   });
   absl::MutexLock lock(&mu_);

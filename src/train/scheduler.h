@@ -1,8 +1,8 @@
 // HpoScheduler: decides which trial runs next, for all model kinds at once.
 //
 // Every kind owns a SearchStrategy. The first round tries each kind's
-// defaults, cheapest kinds first, so that something is ready early (lazy
-// training). Later rounds go round-robin over the kinds ordered by their best
+// defaults: kinds built for the data's shape first, then the cheapest, so
+// that something is ready early (lazy training). Later rounds go round-robin over the kinds ordered by their best
 // validation accuracy so far, skipping kinds whose strategy is exhausted or
 // whose last trial would not fit in the time left. A kind is *finished* when
 // it will get no more trials; the trainer publishes a bundle version then.

@@ -25,7 +25,7 @@
 namespace mliot {
 namespace {
 
-// A kind's best trial so far, with when it completed.
+// One of the best trials of a kind so far, with when it completed.
 struct KindBest {
   TrialResult trial;
   const ModelKind* kind = nullptr;
@@ -57,6 +57,10 @@ absl::Status Trainer::Validate(const Dataset& data, const TrainOptions& o) const
       return absl::InvalidArgumentError(absl::StrCat(
           "model kind '", name, "' needs rows with a 2-D shape (images); ", data.source, " has none"));
     }
+  }
+  for (const auto& [name, text] : o.start_params) {
+    MLIOT_ASSIGN_OR_RETURN(const ModelKind* kind, models_.Find(name));
+    MLIOT_RETURN_IF_ERROR(Annotate(ParseParams(kind->params, text).status(), absl::StrCat("--params ", name)));
   }
   if (o.reduce != "auto") MLIOT_RETURN_IF_ERROR(MakeReducer(o.reduce).status());
   MLIOT_RETURN_IF_ERROR(strategies_.Find(o.hpo).status());
@@ -163,13 +167,29 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   } else {
     for (const std::string& name : o.models) kinds.push_back(*models_.Find(name));
   }
+  // Kinds given starting points search from there: a copy of the kind whose
+  // declared defaults are those settings.
+  adjusted_kinds_.clear();
+  for (const ModelKind*& kind : kinds) {
+    auto it = o.start_params.find(kind->name);
+    if (it == o.start_params.end()) continue;
+    const Params start = *ParseParams(kind->params, it->second);
+    auto copy = std::make_unique<ModelKind>(*kind);
+    for (ParamSpec& spec : copy->params) spec.default_value = start.values().at(spec.name);
+    kind = copy.get();
+    adjusted_kinds_.push_back(std::move(copy));
+  }
   SearchOptions search;
   search.max_trials = o.max_trials;
   search.seed = o.seed;
   HpoScheduler scheduler(kinds, *strategies_.Find(o.hpo), search);
 
   absl::Mutex mu;
-  std::map<std::string, KindBest> best;  // by kind; guarded by mu
+  // The best trials of each kind (up to kKeepPerKind, best first): the
+  // library the ensemble is selected from. Guarded by mu.
+  constexpr size_t kKeepPerKind = 3;
+  std::map<std::string, std::vector<KindBest>> best;
+  std::map<std::string, double> first_fit_s;  // guarded by mu
   int trials_done = 0;                    // guarded by mu
   std::atomic<int> running{workers};
   const std::string scratch = o.out_dir.empty() ? std::filesystem::temp_directory_path().string() : o.out_dir;
@@ -186,8 +206,18 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
         continue;
       }
       const ModelKind& kind = scheduler.kind(ticket->kind_index);
+      // Later trials of a kind may take a few times its first trial, so one
+      // expensive setting cannot eat the budget of every other search.
+      double limit = trial_limit;
+      {
+        absl::MutexLock lock(&mu);
+        auto first = first_fit_s.find(kind.name);
+        if (first != first_fit_s.end()) {
+          limit = std::min(limit, std::max(4.0 * first->second, 0.15 * o.budget_s));
+        }
+      }
       TrialOptions to;
-      to.deadline = deadline.Min(Deadline::In(clock_, trial_limit));
+      to.deadline = deadline.Min(Deadline::In(clock_, limit));
       to.threads = 1;
       to.seed = o.seed + static_cast<uint64_t>(id);
       to.scratch_dir = scratch;
@@ -206,10 +236,13 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
                           result->val_accuracy, result->fit_s, result->latency_ms,
                           result->interrupted ? " (stopped at limit)" : "",
                           result->params.ToString()));
-      auto it = best.find(kind.name);
-      if (it == best.end() || result->val_accuracy > it->second.trial.val_accuracy) {
-        best[kind.name] = KindBest{*std::move(result), &kind, elapsed()};
-      }
+      first_fit_s.emplace(kind.name, result->fit_s);
+      std::vector<KindBest>& kept = best[kind.name];
+      kept.push_back(KindBest{*std::move(result), &kind, elapsed()});
+      std::stable_sort(kept.begin(), kept.end(), [](const KindBest& a, const KindBest& b) {
+        return a.trial.val_accuracy > b.trial.val_accuracy;
+      });
+      if (kept.size() > kKeepPerKind) kept.pop_back();
     }
     running.fetch_sub(1);
   };
@@ -221,13 +254,41 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   auto publish = [&](double cutoff_s) -> absl::Status {
     // Select among candidates completed by cutoff (under mu).
     std::vector<const KindBest*> pool;
-    for (const auto& [name, c] : best) {
-      if (c.done_at <= cutoff_s) pool.push_back(&c);
+    for (const auto& [name, kept] : best) {
+      for (const KindBest& c : kept) {
+        if (c.done_at <= cutoff_s) pool.push_back(&c);
+      }
     }
     if (pool.empty()) return absl::OkStatus();
     std::vector<mliot::Candidate> cands;
     for (const KindBest* c : pool) cands.push_back({c->kind->name, c->trial.val_accuracy, c->trial.latency_ms});
-    std::vector<int> chosen = policy.Select(cands);
+    // An ensemble of `subset`: its weights and rule, and validation accuracy.
+    // With --weighting auto the best rule on the validation rows wins; ties
+    // keep the paper's.
+    struct Scored {
+      std::vector<double> weights;
+      Weighting weighting = Weighting::kPaper;
+      double accuracy = -1;
+    };
+    auto score_subset = [&](const std::vector<int>& subset) {
+      std::vector<double> acc;
+      std::vector<const std::vector<float>*> proba;
+      for (int i : subset) {
+        acc.push_back(pool[i]->trial.val_accuracy);
+        proba.push_back(&pool[i]->trial.val_proba);
+      }
+      Scored best_scored;
+      for (Weighting m : {Weighting::kPaper, Weighting::kSoft, Weighting::kFitted}) {
+        if (o.weighting != "auto" && o.weighting != WeightingName(m)) continue;
+        std::vector<double> w = m == Weighting::kFitted ? FitWeights(proba, val_y, k) : SoftmaxWeights(acc);
+        const double a = EnsembleAccuracy(proba, w, val_y, k, m);
+        if (a > best_scored.accuracy + 1e-12) best_scored = Scored{std::move(w), m, a};
+      }
+      return best_scored;
+    };
+    // Greedy selection scores a subset by its ensemble validation accuracy.
+    std::vector<int> chosen =
+        policy.Select(cands, [&](const std::vector<int>& subset) { return score_subset(subset).accuracy; });
     if (chosen.empty()) {
       chosen = SelectionPolicy::Parse("top_accuracy(1)")->Select(cands);
       say(absl::StrCat("selection '", o.select, "' chose nothing; using the most accurate candidate"));
@@ -235,26 +296,12 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
     std::vector<std::string> names;
     for (int i : chosen) names.push_back(pool[i]->kind->name);
     if (names == last_members) return absl::OkStatus();
-
-    std::vector<double> acc;
     std::vector<const std::vector<float>*> proba;
-    for (int i : chosen) {
-      acc.push_back(pool[i]->trial.val_accuracy);
-      proba.push_back(&pool[i]->trial.val_proba);
-    }
-    const std::vector<double> weights = SoftmaxWeights(acc);
-    Weighting weighting = Weighting::kPaper;
-    double val_acc = EnsembleAccuracy(proba, weights, val_y, k, Weighting::kPaper);
-    if (o.weighting == "soft") {
-      weighting = Weighting::kSoft;
-      val_acc = EnsembleAccuracy(proba, weights, val_y, k, weighting);
-    } else if (o.weighting == "auto") {
-      const double soft = EnsembleAccuracy(proba, weights, val_y, k, Weighting::kSoft);
-      if (soft > val_acc) {
-        weighting = Weighting::kSoft;
-        val_acc = soft;
-      }
-    }
+    for (int i : chosen) proba.push_back(&pool[i]->trial.val_proba);
+    const Scored scored = score_subset(chosen);
+    const std::vector<double>& weights = scored.weights;
+    const Weighting weighting = scored.weighting;
+    double val_acc = scored.accuracy;
     BundleContents contents;
     contents.class_names = data.class_names;
     contents.feature_names = data.feature_names;
@@ -328,7 +375,9 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
     if (!v1_done && now >= time_bound) {
       // Version 1 holds what finished by T; if nothing had, the first to finish.
       bool any_by_t = false;
-      for (const auto& [name, c] : best) any_by_t = any_by_t || c.done_at <= time_bound;
+      for (const auto& [name, kept] : best) {
+        for (const KindBest& c : kept) any_by_t = any_by_t || c.done_at <= time_bound;
+      }
       publish_status = publish(any_by_t ? time_bound : now);
       v1_done = !report.versions.empty();
     } else if (v1_done) {
@@ -345,7 +394,8 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
     }
     MLIOT_RETURN_IF_ERROR(publish(elapsed()));
     report.trials = trials_done;
-    for (const auto& [name, c] : best) {
+    for (const auto& [name, kept] : best) {
+      const KindBest& c = kept.front();
       report.candidates.push_back({name, c.trial.params, c.trial.val_accuracy, c.trial.fit_s, c.trial.latency_ms});
     }
   }

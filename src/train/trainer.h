@@ -13,6 +13,8 @@
 #define MLIOT_TRAIN_TRAINER_H_
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,17 +28,20 @@
 namespace mliot {
 
 // Used when no --select is given; see docs/ENGINE.md for how it was chosen.
-inline constexpr char kDefaultSelection[] = "within(0.03) and top_accuracy(4)";
+inline constexpr char kDefaultSelection[] = "greedy(5)";
 
 struct TrainOptions {
   double budget_s = 120;
   std::optional<double> time_bound_s;  // lazy training; default: the budget
   std::string select = kDefaultSelection;
   std::vector<std::string> models;     // empty: every kind that fits the data
+  // Starting points: per kind, settings that replace the declared defaults
+  // (HPO tries them first), e.g. {"cnn": "channels=32,epochs=30"}.
+  std::map<std::string, std::string> start_params;
   std::string reduce = "auto";
-  std::string hpo = "random";
+  std::string hpo = "bayes";
   std::optional<std::string> background_class;
-  std::string weighting = "auto";      // paper | soft | auto (better on validation)
+  std::string weighting = "auto";      // paper | soft | fitted | auto (best on validation)
   int threads = 0;                     // trial workers; 0: the number of cores
   int max_trials = 10;                 // per kind
   double trial_limit_s = 0;            // 0: 75 % of the budget
@@ -95,6 +100,7 @@ class Trainer {
   const ModelRegistry& models_;
   const StrategyRegistry& strategies_;
   const Clock* clock_;
+  std::vector<std::unique_ptr<ModelKind>> adjusted_kinds_;  // kinds with start_params
   std::function<void(const std::string&)> progress_;
 };
 

@@ -112,6 +112,21 @@ std::optional<Params> BayesianSearch::Next() {
   if (proposed_ >= initial_ && observed_y_.size() >= 2) {
     if (std::optional<Params> p = ModelProposal()) return p;
   }
+  return InitialProposal();
+}
+
+std::optional<Params> BayesianSearch::InitialProposal() {
+  // The initial design stays near the declared defaults, which are good
+  // settings: with a small budget a random corner of the space (a huge
+  // network, a tiny learning rate) costs a whole trial and teaches little.
+  std::normal_distribution<double> step(0.0, 0.15);
+  const std::vector<double> center = EncodeUnit(specs_, Params::Defaults(specs_));
+  for (int attempt = 0; attempt < kMaxRandomAttempts; ++attempt) {
+    std::vector<double> unit = center;
+    for (double& u : unit) u = std::clamp(u + step(rng_), 0.0, 1.0);
+    Params p = DecodeUnit(specs_, unit);
+    if (seen_.count(p.ToString()) == 0) return Propose(std::move(p));
+  }
   return RandomProposal();
 }
 

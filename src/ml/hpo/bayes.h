@@ -3,9 +3,11 @@
 //
 // Proposals, in order:
 //   1. the declared defaults;
-//   2. uniform random points until max(3, d + 1) proposals were made
-//      (d = number of tunable parameters), and whenever fewer than two
-//      scores have been reported;
+//   2. points near the defaults (Gaussian steps of 0.15 in the unit cube)
+//      until max(3, d + 1) proposals were made (d = number of tunable
+//      parameters), and whenever fewer than two scores have been reported:
+//      the defaults are good settings, and with a few trials per kind a
+//      random corner of the space (a huge network) costs a whole trial;
 //   3. the maximiser of Expected Improvement under a Gaussian process fitted
 //      to the reported scores (Matérn 5/2 kernel on EncodeUnit coordinates,
 //      scores standardised, length scale and noise chosen by log marginal
@@ -48,6 +50,7 @@ class BayesianSearch final : public SearchStrategy {
  private:
   std::vector<double> RandomUnit();
   std::optional<Params> RandomProposal();
+  std::optional<Params> InitialProposal();
   std::optional<Params> ModelProposal();
   // Marks `params` as proposed and pending; returns it.
   Params Propose(Params params);

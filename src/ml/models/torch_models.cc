@@ -70,25 +70,32 @@ struct CnnNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(CnnNet);
 
-// Trains `net` on (x, y) with Adam + cosine schedule; stops at the deadline.
+// Trains `net` on (x, y) with AdamW and a cosine learning-rate schedule.
+// Time-aware: after the first epoch the schedule is shortened to the epochs
+// that fit before the deadline, so a budget-limited fit still finishes its
+// schedule (a cosine cut off half-way leaves the learning rate high). The
+// deadline is also checked after every mini-batch as a hard stop.
 template <typename Net>
 void TrainLoop(Net& net, const torch::Tensor& x, const torch::Tensor& y, const Params& p,
                const FitControl& control, bool augment_shift) {
   torch::manual_seed(control.seed);
   const int64_t n = x.size(0);
   const int64_t batch = std::min<int64_t>(p.Int("batch_size"), n);
-  const int64_t epochs = p.Int("epochs");
+  int64_t epochs = p.Int("epochs");
   const double lr = p.Double("learning_rate");
   torch::optim::AdamW opt(net->parameters(),
                           torch::optim::AdamWOptions(lr).weight_decay(p.Double("weight_decay")));
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
-  const int64_t total_steps = std::max<int64_t>(1, epochs * steps_per_epoch);
+  int64_t total_steps = std::max<int64_t>(1, epochs * steps_per_epoch);
   int64_t step = 0;
+  const Clock* clock = control.deadline.clock() != nullptr ? control.deadline.clock() : RealClock();
+  const double start = clock->NowSeconds();
   net->train();
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
     const torch::Tensor perm = torch::randperm(n, torch::kLong);
     for (int64_t b = 0; b < n; b += batch) {
-      const double cosine = 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+      const double progress = std::min(1.0, static_cast<double>(step) / total_steps);
+      const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
       for (auto& group : opt.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr * (0.02 + 0.98 * cosine));
       }
@@ -108,6 +115,16 @@ void TrainLoop(Net& net, const torch::Tensor& x, const torch::Tensor& y, const P
       if (control.ShouldStop()) {
         net->eval();
         return;
+      }
+    }
+    if (epoch == 0 && control.deadline.clock() != nullptr) {
+      const double epoch_s = std::max(1e-6, clock->NowSeconds() - start);
+      const double left = control.deadline.RemainingSeconds();
+      // Keep a tenth of the time in reserve for evaluation and jitter.
+      const int64_t fit = 1 + static_cast<int64_t>(0.9 * left / epoch_s);
+      if (fit < epochs) {
+        epochs = std::max<int64_t>(1, fit);
+        total_steps = std::max<int64_t>(1, epochs * steps_per_epoch);
       }
     }
   }
@@ -302,7 +319,7 @@ class CnnModel final : public Model {
 
 std::vector<ParamSpec> TrainingParams(int64_t epochs, int64_t batch, double lr) {
   return {
-      {.name = "epochs", .type = ParamType::kInt, .default_value = epochs, .min = 2, .max = 300,
+      {.name = "epochs", .type = ParamType::kInt, .default_value = epochs, .min = 2, .max = 100,
        .log_scale = true, .help = "passes over the training rows"},
       {.name = "batch_size", .type = ParamType::kInt, .default_value = batch, .min = 16, .max = 512,
        .log_scale = true, .help = "rows per mini-batch"},
@@ -318,7 +335,7 @@ std::vector<ParamSpec> TrainingParams(int64_t epochs, int64_t batch, double lr) 
 void RegisterTorchModels(ModelRegistry& registry) {
   std::vector<ParamSpec> mlp = TrainingParams(40, 64, 2e-3);
   mlp.push_back({.name = "hidden", .type = ParamType::kInt, .default_value = int64_t{256}, .min = 32,
-                 .max = 1024, .log_scale = true, .help = "units per hidden layer"});
+                 .max = 512, .log_scale = true, .help = "units per hidden layer"});
   mlp.push_back({.name = "layers", .type = ParamType::kInt, .default_value = int64_t{2}, .min = 1,
                  .max = 3, .help = "hidden layers"});
   mlp.push_back({.name = "dropout", .type = ParamType::kDouble, .default_value = 0.2, .min = 0.0,
@@ -331,12 +348,12 @@ void RegisterTorchModels(ModelRegistry& registry) {
       .cost_rank = 2.0,
       .create = [] { return std::make_unique<MlpModel>(); }});
 
-  std::vector<ParamSpec> cnn = TrainingParams(8, 64, 2e-3);
+  std::vector<ParamSpec> cnn = TrainingParams(20, 64, 2e-3);
   cnn.push_back({.name = "channels", .type = ParamType::kInt, .default_value = int64_t{16}, .min = 8,
                  .max = 64, .log_scale = true, .help = "filters in the first conv layer (x2 in the second)"});
-  cnn.push_back({.name = "hidden", .type = ParamType::kInt, .default_value = int64_t{128}, .min = 32,
+  cnn.push_back({.name = "hidden", .type = ParamType::kInt, .default_value = int64_t{256}, .min = 32,
                  .max = 512, .log_scale = true, .help = "units in the dense layer"});
-  cnn.push_back({.name = "dropout", .type = ParamType::kDouble, .default_value = 0.3, .min = 0.0,
+  cnn.push_back({.name = "dropout", .type = ParamType::kDouble, .default_value = 0.5, .min = 0.0,
                  .max = 0.6, .help = "dropout before the output layer"});
   cnn.push_back({.name = "augment", .type = ParamType::kChoice, .default_value = std::string("none"),
                  .choices = {"none", "shift"}, .help = "random 2-pixel translations while training"});
