@@ -4,6 +4,12 @@
 #include <numeric>
 
 namespace mliot {
+namespace {
+
+// The share of trial time the leading kind may take.
+constexpr double kLeaderShare = 0.6;
+
+}  // namespace
 
 HpoScheduler::HpoScheduler(std::vector<const ModelKind*> kinds, const StrategyFactory& strategy,
                            const SearchOptions& options)
@@ -62,27 +68,48 @@ std::optional<TrialTicket> HpoScheduler::Next(double remaining_s) {
       return t;
     }
   }
-  // Later rounds: round-robin over kinds by best accuracy; a kind waits for
-  // its own trial in flight before the next, so its strategy learns from it.
+  // Later rounds. The leading kind (best validation accuracy so far) is
+  // where more trials pay off most: it gets the next trial while it has used
+  // less than kLeaderShare of all trial time, even beside its own trial in flight
+  // (its strategy spreads parallel proposals apart). Otherwise round-robin
+  // over the other kinds, best first; each waits for its own trial in flight
+  // before the next, so its strategy learns from it.
   std::vector<int> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return state_[a].best > state_[b].best; });
-  for (int step = 0; step < n; ++step) {
-    const int i = order[(round_robin_ + step) % n];
+  // Time used per kind: finished trials plus half the slowest trial for each
+  // one in flight (a rough estimate of how far along it is).
+  const auto used = [](const KindState& s) { return s.spent_s + 0.5 * s.in_flight * s.max_fit_s; };
+  double total_s = 0;
+  for (const KindState& s : state_) total_s += used(s);
+  auto take = [&](int i) -> std::optional<TrialTicket> {
     KindState& s = state_[i];
-    if (s.trials == 0 || s.in_flight > 0 || !CanRun(s, remaining_s)) continue;
     if (!s.pending) s.pending = s.strategy->Next();
     if (!s.pending) {
       s.exhausted = true;
-      continue;
+      return std::nullopt;
     }
-    round_robin_ = (round_robin_ + step + 1) % n;
     ++s.in_flight;
     ++s.trials;
     TrialTicket t{i, *std::move(s.pending)};
     s.pending.reset();
     return t;
+  };
+  const int leader = order[0];
+  KindState& lead = state_[leader];
+  if (lead.best >= 0 && lead.trials > 0 && CanRun(lead, remaining_s) &&
+      used(lead) < kLeaderShare * total_s) {
+    if (std::optional<TrialTicket> t = take(leader)) return t;
+  }
+  for (int step = 0; step < n; ++step) {
+    const int i = order[(round_robin_ + step) % n];
+    KindState& s = state_[i];
+    if (s.trials == 0 || s.in_flight > 0 || !CanRun(s, remaining_s)) continue;
+    if (std::optional<TrialTicket> t = take(i)) {
+      round_robin_ = (round_robin_ + step + 1) % n;
+      return t;
+    }
   }
   return std::nullopt;
 }
@@ -92,6 +119,7 @@ void HpoScheduler::Report(const TrialTicket& ticket, double score, double fit_s)
   KindState& s = state_[ticket.kind_index];
   --s.in_flight;
   s.max_fit_s = std::max(s.max_fit_s, fit_s);
+  s.spent_s += fit_s;
   if (score >= 0) {
     s.best = std::max(s.best, score);
     s.strategy->Report(ticket.params, score);

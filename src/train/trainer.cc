@@ -206,14 +206,14 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
         continue;
       }
       const ModelKind& kind = scheduler.kind(ticket->kind_index);
-      // Later trials of a kind may take a few times its first trial, so one
-      // expensive setting cannot eat the budget of every other search.
+      // Later trials of a kind may take twice its first trial (or 15 % of the
+      // budget), so one expensive setting cannot eat every other search's time.
       double limit = trial_limit;
       {
         absl::MutexLock lock(&mu);
         auto first = first_fit_s.find(kind.name);
         if (first != first_fit_s.end()) {
-          limit = std::min(limit, std::max(4.0 * first->second, 0.15 * o.budget_s));
+          limit = std::min(limit, std::max(2.0 * first->second, 0.15 * o.budget_s));
         }
       }
       TrialOptions to;

@@ -119,7 +119,7 @@ std::optional<Params> BayesianSearch::InitialProposal() {
   // The initial design stays near the declared defaults, which are good
   // settings: with a small budget a random corner of the space (a huge
   // network, a tiny learning rate) costs a whole trial and teaches little.
-  std::normal_distribution<double> step(0.0, 0.15);
+  std::normal_distribution<double> step(0.0, 0.08);
   const std::vector<double> center = EncodeUnit(specs_, Params::Defaults(specs_));
   for (int attempt = 0; attempt < kMaxRandomAttempts; ++attempt) {
     std::vector<double> unit = center;

@@ -3,7 +3,7 @@
 //
 // Proposals, in order:
 //   1. the declared defaults;
-//   2. points near the defaults (Gaussian steps of 0.15 in the unit cube)
+//   2. points near the defaults (Gaussian steps of 0.08 in the unit cube)
 //      until max(3, d + 1) proposals were made (d = number of tunable
 //      parameters), and whenever fewer than two scores have been reported:
 //      the defaults are good settings, and with a few trials per kind a

@@ -48,22 +48,33 @@ struct MlpNetImpl : torch::nn::Module {
 TORCH_MODULE(MlpNet);
 
 struct CnnNetImpl : torch::nn::Module {
-  CnnNetImpl(int h, int w, int channels, int hidden, int out, double dropout) {
+  CnnNetImpl(int h, int w, int channels, int hidden, int out, double dropout, bool batch_norm)
+      : batch_norm(batch_norm) {
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, channels, 3).padding(1)));
     conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 2 * channels, 3).padding(1)));
+    if (batch_norm) {
+      bn1 = register_module("bn1", torch::nn::BatchNorm2d(channels));
+      bn2 = register_module("bn2", torch::nn::BatchNorm2d(2 * channels));
+    }
     flat = 2 * channels * (h / 4) * (w / 4);
     fc = register_module("fc", torch::nn::Linear(flat, hidden));
     head = register_module("head", torch::nn::Linear(hidden, out));
     drop = register_module("drop", torch::nn::Dropout(dropout));
   }
   torch::Tensor forward(torch::Tensor x) {
-    x = torch::max_pool2d(torch::relu(conv1(x)), 2);
-    x = torch::max_pool2d(torch::relu(conv2(x)), 2);
+    x = conv1(x);
+    if (batch_norm) x = bn1(x);
+    x = torch::max_pool2d(torch::relu(x), 2);
+    x = conv2(x);
+    if (batch_norm) x = bn2(x);
+    x = torch::max_pool2d(torch::relu(x), 2);
     x = x.flatten(1);
     x = drop(torch::relu(fc(x)));
     return head(x);
   }
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  bool batch_norm;
   torch::nn::Linear fc{nullptr}, head{nullptr};
   torch::nn::Dropout drop{nullptr};
   int64_t flat = 0;
@@ -131,18 +142,29 @@ void TrainLoop(Net& net, const torch::Tensor& x, const torch::Tensor& y, const P
   net->eval();
 }
 
+// The float state of a module: parameters and float buffers (batch-norm
+// running statistics); integer counters are training-only and skipped.
+std::vector<std::pair<std::string, torch::Tensor>> FloatState(torch::nn::Module& net) {
+  std::vector<std::pair<std::string, torch::Tensor>> state;
+  for (const auto& item : net.named_parameters()) state.emplace_back(item.key(), item.value());
+  for (const auto& item : net.named_buffers()) {
+    if (item.value().scalar_type() == torch::kFloat) state.emplace_back(item.key(), item.value());
+  }
+  return state;
+}
+
 void SaveModule(TensorFile& f, torch::nn::Module& net) {
-  for (const auto& item : net.named_parameters()) {
-    torch::Tensor t = item.value().detach().contiguous().to(torch::kFloat);
-    f.Put(item.key(), t.sizes().vec(), t.data_ptr<float>());
+  for (const auto& [name, value] : FloatState(net)) {
+    torch::Tensor t = value.detach().contiguous();
+    f.Put(name, t.sizes().vec(), t.data_ptr<float>());
   }
 }
 
 absl::Status LoadModule(const TensorFile& f, torch::nn::Module& net) {
   torch::NoGradGuard no_grad;
-  for (auto& item : net.named_parameters()) {
-    MLIOT_ASSIGN_OR_RETURN(std::vector<float> data, f.Get(item.key(), item.value().sizes().vec()));
-    item.value().copy_(torch::from_blob(data.data(), item.value().sizes(), torch::kFloat));
+  for (auto& [name, value] : FloatState(net)) {
+    MLIOT_ASSIGN_OR_RETURN(std::vector<float> data, f.Get(name, value.sizes().vec()));
+    value.copy_(torch::from_blob(data.data(), value.sizes(), torch::kFloat));
   }
   return absl::OkStatus();
 }
@@ -307,7 +329,8 @@ class CnnModel final : public Model {
  private:
   void Build(const Params& p) {
     net_ = CnnNet(shape_.height, shape_.width, static_cast<int>(p.Int("channels")),
-                  static_cast<int>(p.Int("hidden")), k_, p.Double("dropout"));
+                  static_cast<int>(p.Int("hidden")), k_, p.Double("dropout"),
+                  p.Choice("norm") == "batch");
   }
 
   ImageShape shape_;
@@ -355,6 +378,8 @@ void RegisterTorchModels(ModelRegistry& registry) {
                  .max = 512, .log_scale = true, .help = "units in the dense layer"});
   cnn.push_back({.name = "dropout", .type = ParamType::kDouble, .default_value = 0.5, .min = 0.0,
                  .max = 0.6, .help = "dropout before the output layer"});
+  cnn.push_back({.name = "norm", .type = ParamType::kChoice, .default_value = std::string("none"),
+                 .choices = {"none", "batch"}, .help = "batch normalisation after each convolution"});
   cnn.push_back({.name = "augment", .type = ParamType::kChoice, .default_value = std::string("none"),
                  .choices = {"none", "shift"}, .help = "random 2-pixel translations while training"});
   (void)registry.Register(ModelKind{
