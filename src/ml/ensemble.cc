@@ -128,4 +128,19 @@ double EnsembleAccuracy(const std::vector<const std::vector<float>*>& proba,
   return static_cast<double>(correct) / static_cast<double>(labels.size());
 }
 
+double EnsembleLogLoss(const std::vector<const std::vector<float>*>& proba,
+                       const std::vector<double>& weights, const std::vector<int32_t>& labels,
+                       int k) {
+  if (proba.empty() || labels.empty()) return 0;
+  double total_w = 0;
+  for (double w : weights) total_w += w;
+  double loss = 0;
+  for (size_t r = 0; r < labels.size(); ++r) {
+    double p = 0;
+    for (size_t i = 0; i < proba.size(); ++i) p += weights[i] * (*proba[i])[r * k + labels[r]];
+    loss -= std::log(std::max(p / std::max(total_w, 1e-12), 1e-9));
+  }
+  return loss / static_cast<double>(labels.size());
+}
+
 }  // namespace mliot

@@ -92,6 +92,14 @@ TEST(EnsembleTest, FittedWeightsFavourTheInformativeMember) {
   EXPECT_DOUBLE_EQ(EnsembleAccuracy({&good, &noise}, w, labels, 2, Weighting::kFitted), 1.0);
 }
 
+TEST(EnsembleTest, LogLossOfCertainties) {
+  const std::vector<float> a = {0.5f, 0.5f, 0.9f, 0.1f};
+  const std::vector<float> b = {0.1f, 0.9f, 0.7f, 0.3f};
+  const std::vector<int32_t> labels = {1, 0};
+  // Certainties of the true classes: (0.5 + 0.9) / 2 = 0.7 and (0.9 + 0.7) / 2 = 0.8.
+  EXPECT_NEAR(EnsembleLogLoss({&a, &b}, {1.0, 1.0}, labels, 2), -(std::log(0.7) + std::log(0.8)) / 2, 1e-6);
+}
+
 TEST(EnsembleTest, WeightingNames) {
   EXPECT_EQ(*ParseWeighting("paper"), Weighting::kPaper);
   EXPECT_EQ(*ParseWeighting("soft"), Weighting::kSoft);

@@ -333,7 +333,10 @@ std::vector<int> SelectionPolicy::Select(const std::vector<Candidate>& candidate
               best = j;
             }
           }
-          if (!picked.empty() && !(best_score > current + 1e-12)) break;
+          // A member must raise the score by a little (0.1 % of it), or it
+          // only adds latency.
+          const double min_gain = 1e-3 * std::max(std::abs(current), 1e-3);
+          if (!picked.empty() && !(best_score > current + min_gain)) break;
           picked.push_back(pool[best]);
           current = best_score;
           pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(best));

@@ -7,7 +7,7 @@ namespace mliot {
 namespace {
 
 // The share of trial time the leading kind may take.
-constexpr double kLeaderShare = 0.6;
+constexpr double kLeaderShare = 0.75;
 
 }  // namespace
 
@@ -31,17 +31,19 @@ HpoScheduler::HpoScheduler(std::vector<const ModelKind*> kinds, const StrategyFa
   }
 }
 
-bool HpoScheduler::CanRun(const KindState& s, double remaining_s) const {
+bool HpoScheduler::CanRun(int i, const KindState& s, double remaining_s) const {
   if (s.exhausted) return false;
   if (s.trials == 0) return remaining_s > 0;
-  // A later trial must be expected to finish in the time left.
-  return s.max_fit_s < remaining_s;
+  // A later trial must be expected to finish in the time left. Cooperative
+  // kinds shorten their fit to the deadline, so most of a trial will do.
+  const double need = kinds_[i]->cooperative ? 0.6 * s.min_fit_s : s.max_fit_s;
+  return need < remaining_s;
 }
 
-bool HpoScheduler::Finished(KindState& s, double remaining_s) {
+bool HpoScheduler::Finished(int i, KindState& s, double remaining_s) {
   if (s.in_flight > 0) return false;
   if (s.exhausted) return true;
-  if (!CanRun(s, remaining_s)) return true;
+  if (!CanRun(i, s, remaining_s)) return true;
   if (!s.pending) {
     s.pending = s.strategy->Next();
     if (!s.pending) s.exhausted = true;
@@ -55,7 +57,7 @@ std::optional<TrialTicket> HpoScheduler::Next(double remaining_s) {
   // Round 1: every kind's defaults, in cost order.
   for (int i = 0; i < n; ++i) {
     KindState& s = state_[i];
-    if (s.trials == 0 && s.in_flight == 0 && CanRun(s, remaining_s)) {
+    if (s.trials == 0 && s.in_flight == 0 && CanRun(i, s, remaining_s)) {
       if (!s.pending) s.pending = s.strategy->Next();
       if (!s.pending) {
         s.exhausted = true;
@@ -98,14 +100,14 @@ std::optional<TrialTicket> HpoScheduler::Next(double remaining_s) {
   };
   const int leader = order[0];
   KindState& lead = state_[leader];
-  if (lead.best >= 0 && lead.trials > 0 && CanRun(lead, remaining_s) &&
+  if (lead.best >= 0 && lead.trials > 0 && CanRun(leader, lead, remaining_s) &&
       used(lead) < kLeaderShare * total_s) {
     if (std::optional<TrialTicket> t = take(leader)) return t;
   }
   for (int step = 0; step < n; ++step) {
     const int i = order[(round_robin_ + step) % n];
     KindState& s = state_[i];
-    if (s.trials == 0 || s.in_flight > 0 || !CanRun(s, remaining_s)) continue;
+    if (s.trials == 0 || s.in_flight > 0 || !CanRun(i, s, remaining_s)) continue;
     if (std::optional<TrialTicket> t = take(i)) {
       round_robin_ = (round_robin_ + step + 1) % n;
       return t;
@@ -119,6 +121,7 @@ void HpoScheduler::Report(const TrialTicket& ticket, double score, double fit_s)
   KindState& s = state_[ticket.kind_index];
   --s.in_flight;
   s.max_fit_s = std::max(s.max_fit_s, fit_s);
+  s.min_fit_s = s.trials_reported++ == 0 ? fit_s : std::min(s.min_fit_s, fit_s);
   s.spent_s += fit_s;
   if (score >= 0) {
     s.best = std::max(s.best, score);
@@ -133,7 +136,7 @@ std::vector<int> HpoScheduler::TakeFinished(double remaining_s) {
   std::vector<int> out;
   for (int i = 0; i < static_cast<int>(state_.size()); ++i) {
     KindState& s = state_[i];
-    if (!s.finished_reported && Finished(s, remaining_s)) {
+    if (!s.finished_reported && Finished(i, s, remaining_s)) {
       s.finished_reported = true;
       out.push_back(i);
     }
@@ -143,8 +146,8 @@ std::vector<int> HpoScheduler::TakeFinished(double remaining_s) {
 
 bool HpoScheduler::AllDone(double remaining_s) {
   absl::MutexLock lock(&mu_);
-  for (KindState& s : state_) {
-    if (!Finished(s, remaining_s)) return false;
+  for (int i = 0; i < static_cast<int>(state_.size()); ++i) {
+    if (!Finished(i, state_[i], remaining_s)) return false;
   }
   return true;
 }

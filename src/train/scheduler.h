@@ -3,10 +3,11 @@
 // Every kind owns a SearchStrategy. The first round tries each kind's
 // defaults: kinds built for the data's shape first, then the cheapest, so
 // that something is ready early (lazy training). Later rounds give the
-// leading kind (best validation accuracy) up to 60 % of all trial time, even
+// leading kind (best validation accuracy) up to 75 % of all trial time, even
 // in parallel with itself, and go round-robin over the others, skipping
-// kinds whose strategy is exhausted or whose slowest trial so far would not
-// fit in the time left. A kind is *finished* when
+// kinds whose strategy is exhausted or whose next trial would not fit in the
+// time left (cooperative kinds, which shorten a fit to its deadline, need 60 %
+// of their quickest trial; the others their slowest). A kind is *finished* when
 // it will get no more trials; the trainer publishes a bundle version then.
 //
 // Thread-safety: all methods are thread-safe (one mutex).
@@ -59,10 +60,12 @@ class HpoScheduler {
     int trials = 0;
     double best = -1;
     double max_fit_s = 0;
+    double min_fit_s = 0;
+    int trials_reported = 0;
     double spent_s = 0;  // trial time used so far
   };
-  bool CanRun(const KindState& s, double remaining_s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool Finished(KindState& s, double remaining_s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CanRun(int i, const KindState& s, double remaining_s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Finished(int i, KindState& s, double remaining_s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::vector<const ModelKind*> kinds_;
   absl::Mutex mu_;
