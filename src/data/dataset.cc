@@ -39,15 +39,20 @@ absl::Status Dataset::Append(const Dataset& other) {
   }
   absl::flat_hash_map<std::string, int32_t> index;
   for (size_t i = 0; i < class_names.size(); ++i) index[class_names[i]] = static_cast<int32_t>(i);
-  std::vector<int32_t> map(other.class_names.size());
+  // Only classes that rows of `other` use are added (in class order).
+  std::vector<bool> used(other.class_names.size(), false);
+  for (int32_t label : other.labels) {
+    if (label >= 0) used[label] = true;
+  }
+  std::vector<int32_t> map(other.class_names.size(), -1);
   for (size_t i = 0; i < other.class_names.size(); ++i) {
     auto it = index.find(other.class_names[i]);
-    if (it == index.end()) {
+    if (it != index.end()) {
+      map[i] = it->second;
+    } else if (used[i]) {
       map[i] = static_cast<int32_t>(class_names.size());
       index[other.class_names[i]] = map[i];
       class_names.push_back(other.class_names[i]);
-    } else {
-      map[i] = it->second;
     }
   }
   features.insert(features.end(), other.features.begin(), other.features.end());

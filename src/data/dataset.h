@@ -44,7 +44,7 @@ struct Dataset {
   // Rows at `indices`, in that order, with the same classes and shape.
   Dataset Subset(std::span<const int64_t> indices) const;
   // Appends the rows of `other` (same cols); its labels are re-mapped by class
-  // name, adding classes this set has not seen at the end.
+  // name, adding classes this set has not seen (and `other` uses) at the end.
   absl::Status Append(const Dataset& other);
   // Number of rows per class.
   std::vector<int64_t> ClassCounts() const;

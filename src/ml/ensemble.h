@@ -52,7 +52,6 @@ double EnsembleAccuracy(const std::vector<const std::vector<float>*>& proba,
                         const std::vector<double>& weights, const std::vector<int32_t>& labels,
                         int k, Weighting weighting);
 
-  // MLIOT_ML_ENSEMBLE_H_
 // Mean negative log of the eq. 5 certainty of the true class (clipped at
 // 1e-9), on held-out rows; lower is better. Smoother than accuracy, so it is
 // what greedy ensemble selection compares.
