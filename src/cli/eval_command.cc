@@ -1,5 +1,6 @@
 // mliot eval: accuracy and latency of a bundle on labelled data, through the
 // full serving path (preprocessing, two-stage, ensemble).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -33,6 +34,15 @@ int RunEval(const EvalArgs& a) {
   load.for_training = false;
   absl::StatusOr<Dataset> data = LoadDataset(a.data, load);
   if (!data.ok()) return Fail(data.status());
+  // Accuracy needs labels: data with no label column at all is an error, not
+  // "accuracy 0" (rows whose class the bundle does not know are counted).
+  const bool unlabelled = std::all_of(data->labels.begin(), data->labels.end(),
+                                      [](int32_t label) { return label < 0; });
+  if (data->rows > 0 && unlabelled) {
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat(data->source, ": no label column '", a.label,
+                                                "'; eval needs labelled rows (see --label)")));
+  }
   absl::StatusOr<Evaluation> e = Evaluate(**servable, *data);
   if (!e.ok()) return Fail(e.status());
   if (a.json) {

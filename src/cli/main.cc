@@ -1,6 +1,9 @@
 // mliot: one binary for every role. See `mliot --help`.
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "common/blas_threads.h"
 
@@ -17,8 +20,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // --help and --version print and succeed; anything else is bad input,
+    // reported like every other error: one line, exit code 2.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return mliot::cli::Fail(
+        absl::InvalidArgumentError(absl::StrCat(e.what(), " (run with --help for usage)")));
   }
   if (app.got_subcommand("train")) return train();
   if (app.got_subcommand("eval")) return eval();

@@ -53,7 +53,9 @@ absl::Status Trainer::Validate(const Dataset& data, const TrainOptions& o) const
     return absl::InvalidArgumentError("--val-fraction must be in (0, 1)");
   }
   for (const std::string& name : o.models) {
-    MLIOT_ASSIGN_OR_RETURN(const ModelKind* kind, models_.Find(name));
+    absl::StatusOr<const ModelKind*> found = models_.Find(name);
+    if (!found.ok()) return Annotate(found.status(), "--models");
+    const ModelKind* kind = *found;
     if (kind->needs_image && !data.shape) {
       return absl::InvalidArgumentError(absl::StrCat(
           "model kind '", name, "' needs rows with a 2-D shape (images); ", data.source, " has none"));
@@ -63,10 +65,10 @@ absl::Status Trainer::Validate(const Dataset& data, const TrainOptions& o) const
     MLIOT_ASSIGN_OR_RETURN(const ModelKind* kind, models_.Find(name));
     MLIOT_RETURN_IF_ERROR(Annotate(ParseParams(kind->params, text).status(), absl::StrCat("--params ", name)));
   }
-  if (o.reduce != "auto") MLIOT_RETURN_IF_ERROR(MakeReducer(o.reduce).status());
-  MLIOT_RETURN_IF_ERROR(strategies_.Find(o.hpo).status());
+  if (o.reduce != "auto") MLIOT_RETURN_IF_ERROR(Annotate(MakeReducer(o.reduce).status(), "--reduce"));
+  MLIOT_RETURN_IF_ERROR(Annotate(strategies_.Find(o.hpo).status(), "--hpo"));
   MLIOT_RETURN_IF_ERROR(Annotate(SelectionPolicy::Parse(o.select).status(), "--select"));
-  if (o.weighting != "auto") MLIOT_RETURN_IF_ERROR(ParseWeighting(o.weighting).status());
+  if (o.weighting != "auto") MLIOT_RETURN_IF_ERROR(Annotate(ParseWeighting(o.weighting).status(), "--weighting"));
   if (o.background_class) {
     auto it = std::find(data.class_names.begin(), data.class_names.end(), *o.background_class);
     if (it == data.class_names.end()) {

@@ -280,7 +280,10 @@ absl::StatusOr<std::unique_ptr<Reducer>> MakeReducer(absl::string_view spec) {
                                                    "; valid reducers: ", ReducerForms(), ", auto"));
   };
   if (parts[0] == "none" && parts.size() == 1) return std::make_unique<IdentityReducer>();
-  if (parts[0] != "pca" && parts[0] != "kpca") return bad(absl::StrCat("unknown reducer '", parts[0], "'"));
+  if (parts[0] != "pca" && parts[0] != "kpca") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown reducer '", std::string(spec),
+                                                   "'; valid reducers: ", ReducerForms(), ", auto"));
+  }
   int k = 0;
   if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &k) || k < 1) {
     return bad("K must be a positive integer");
