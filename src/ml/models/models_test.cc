@@ -116,6 +116,32 @@ INSTANTIATE_TEST_SUITE_P(AllKinds, ModelKindTest,
                          ::testing::Values("knn", "ridge", "logreg", "linear_svm", "rbf_svm",
                                            "random_forest", "xgboost", "mlp", "cnn"));
 
+TEST(CnnTest, SingleRowPathMatchesLibtorchWithBatchNormAndOddSizes) {
+  // 8x8 toy images padded to 9x10: odd sizes exercise the pooling floor, and
+  // batch norm is folded into the convolutions of the single-row path.
+  const Toy toy = MakeToy(240, 3);
+  std::vector<float> x;
+  for (int64_t i = 0; i < toy.rows; ++i) {
+    for (int r = 0; r < 9; ++r) {
+      for (int c = 0; c < 10; ++c) x.push_back(r < 8 && c < 8 ? toy.x[i * 64 + r * 8 + c] : 0.0f);
+    }
+  }
+  FitInput in{x.data(), toy.rows, 90, toy.y.data(), 3, ImageShape{9, 10}};
+  const ModelKind* kind = *BuiltinModels().Find("cnn");
+  Params p = Params::Defaults(kind->params);
+  p.Set("norm", std::string("batch"));
+  p.Set("epochs", int64_t{5});
+  std::unique_ptr<Model> model = kind->create();
+  ASSERT_TRUE(model->Fit(in, p, FitControl{}).ok());
+  std::vector<float> batch(static_cast<size_t>(toy.rows * 3));
+  model->PredictProbaBatch(x.data(), toy.rows, batch.data());
+  float single[3];
+  for (int64_t i = 0; i < toy.rows; ++i) {
+    model->PredictProba(x.data() + i * 90, single);
+    for (int c = 0; c < 3; ++c) ASSERT_NEAR(single[c], batch[i * 3 + c], 1e-4) << "row " << i;
+  }
+}
+
 TEST(ModelRegistryTest, UnknownKindListsTheValidOnes) {
   auto missing = BuiltinModels().Find("deep_forest");
   ASSERT_FALSE(missing.ok());
