@@ -34,6 +34,7 @@ struct TrainArgs {
   int trials = 10;
   uint64_t seed = 42;
   double val_fraction = 0.2;
+  int cv = 0;
   double trial_limit_s = 0;
   bool json = false;
   std::string help_model;
@@ -110,6 +111,7 @@ int RunTrain(const TrainArgs& a) {
   o.max_trials = a.trials;
   o.seed = a.seed;
   o.val_fraction = a.val_fraction;
+  o.cv_folds = a.cv;
   o.trial_limit_s = a.trial_limit_s;
   o.out_dir = a.out;
   o.data_source = a.data;
@@ -158,6 +160,7 @@ int RunTrain(const TrainArgs& a) {
                         {"weighting", report->weighting},
                         {"trials", report->trials},
                         {"candidates", candidates},
+                        {"cv_folds", report->cross_validation_folds},
                         {"peak_rss_mib", PeakRssMiB()}};
   if (a.background_class) out["background_threshold"] = report->background_threshold;
   PrintJson(out);
@@ -186,6 +189,8 @@ Runner AddTrainCommand(CLI::App& app) {
   cmd->add_option("--trials", args->trials, "maximum trials per model kind")->capture_default_str();
   cmd->add_option("--trial-limit-s", args->trial_limit_s, "per-trial time limit (0: 75% of the budget)");
   cmd->add_option("--val-fraction", args->val_fraction, "validation hold-out")->capture_default_str();
+  cmd->add_option("--cv", args->cv, "k-fold cross-validation (0: 5 folds below 3000 rows, else hold-out)")
+      ->capture_default_str();
   cmd->add_option("--seed", args->seed, "random seed")->capture_default_str();
   cmd->add_option("--help-model", args->help_model, "describe a model kind's hyper-parameters and exit");
   cmd->add_flag("--json", args->json, "print one JSON object as the last stdout line");

@@ -19,6 +19,8 @@
 #include "ml/preprocess.h"
 #include "ml/selection.h"
 #include "train/bundle_writer.h"
+#include "train/ensemble_builder.h"
+#include "train/folds.h"
 #include "train/reducer_choice.h"
 #include "train/scheduler.h"
 #include "train/trial.h"
@@ -26,18 +28,19 @@
 namespace mliot {
 namespace {
 
-// One of the best trials of a kind so far, with when it completed.
+// One of the best trials of a kind so far, with when it completed. With
+// cross-validation the trial has no model; `refit` holds the model fitted on
+// all rows once the candidate is first published.
 struct KindBest {
   TrialResult trial;
   const ModelKind* kind = nullptr;
   double done_at = 0;  // seconds since the start of training
+  std::unique_ptr<Model> refit;
+  const Model* model() const { return refit ? refit.get() : trial.model.get(); }
 };
 
-std::vector<float> Gather(const float* x, int64_t cols, const std::vector<int64_t>& rows) {
-  std::vector<float> out(rows.size() * static_cast<size_t>(cols));
-  for (size_t i = 0; i < rows.size(); ++i) std::copy_n(x + rows[i] * cols, cols, out.data() + i * cols);
-  return out;
-}
+// Data sets up to this many rows are cross-validated by default.
+constexpr int64_t kCrossValidateBelowRows = 3000;
 
 }  // namespace
 
@@ -51,6 +54,9 @@ absl::Status Trainer::Validate(const Dataset& data, const TrainOptions& o) const
   if (o.max_trials < 1) return absl::InvalidArgumentError("--trials must be >= 1");
   if (!(o.val_fraction > 0 && o.val_fraction < 1)) {
     return absl::InvalidArgumentError("--val-fraction must be in (0, 1)");
+  }
+  if (o.cv_folds < 0 || o.cv_folds == 1 || o.cv_folds > 20) {
+    return absl::InvalidArgumentError(absl::StrCat("--cv must be 0 (auto), or 2 to 20 folds, got ", o.cv_folds));
   }
   for (const std::string& name : o.models) {
     absl::StatusOr<const ModelKind*> found = models_.Find(name);
@@ -99,63 +105,77 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   const int k = data.num_classes();
   const SelectionPolicy policy = *SelectionPolicy::Parse(o.select);
 
-  // ---- split
-  auto [train_rows, val_rows] = StratifiedSplit(data, o.val_fraction, o.seed);
-  std::vector<int32_t> train_y, val_y;
-  for (int64_t r : train_rows) train_y.push_back(data.labels[r]);
-  for (int64_t r : val_rows) val_y.push_back(data.labels[r]);
-  const std::vector<float> train_raw = Gather(data.features.data(), data.cols, train_rows);
-  const std::vector<float> val_raw = Gather(data.features.data(), data.cols, val_rows);
-  const int64_t n_train = static_cast<int64_t>(train_rows.size());
-  const int64_t n_val = static_cast<int64_t>(val_rows.size());
-  say(absl::StrFormat("%d rows x %d features, %d classes: %d train / %d validation", data.rows,
-                      data.cols, k, n_train, n_val));
+  // ---- validation folds
+  const int n_folds = o.cv_folds > 1 ? o.cv_folds : (data.rows < kCrossValidateBelowRows ? 5 : 1);
+  Folds folds = Folds::Make(data, n_folds, o.val_fraction, o.seed);
+  const std::vector<int32_t>& eval_y = folds.eval_y();
+  if (folds.cross_validated()) {
+    say(absl::StrFormat("%d rows x %d features, %d classes: %d-fold cross-validation", data.rows,
+                        data.cols, k, n_folds));
+  } else {
+    say(absl::StrFormat("%d rows x %d features, %d classes: %d train / %d validation", data.rows,
+                        data.cols, k, folds.fold(0).train_rows.size(), folds.fold(0).val_rows.size()));
+  }
 
   // ---- preprocess
+  const Fold& first = folds.fold(0);
   std::string reducer = o.reduce;
   if (reducer == "auto") {
-    ReducerChoiceInput in{train_raw.data(), train_y.data(), n_train, val_raw.data(), val_y.data(),
-                          n_val, data.cols, k, data.shape.has_value(), o.seed, workers};
+    ReducerChoiceInput in{first.train_raw.data(), first.train_y.data(),
+                          static_cast<int64_t>(first.train_rows.size()), first.val_raw.data(),
+                          first.val_y.data(), static_cast<int64_t>(first.val_rows.size()),
+                          data.cols, k, data.shape.has_value(), o.seed, workers};
     MLIOT_ASSIGN_OR_RETURN(ReducerChoice choice, ChooseReducer(in, deadline, say));
     reducer = choice.spec;
   }
   FitControl pre_control;
   pre_control.seed = o.seed;
+  const Dataset pre_rows = data.Subset(folds.preprocess_rows());
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Preprocessor> pre,
-                         Preprocessor::Fit(train_raw.data(), n_train, data.cols,
+                         Preprocessor::Fit(pre_rows.features.data(), pre_rows.rows, data.cols,
                                            data.shape.has_value(), reducer, pre_control));
+  folds.Reduce(*pre);
   const int64_t r = pre->out_dim();
-  std::vector<float> train_red(static_cast<size_t>(n_train * r)), val_red(static_cast<size_t>(n_val * r));
-  pre->TransformBatch(train_raw.data(), n_train, train_red.data());
-  pre->TransformBatch(val_raw.data(), n_val, val_red.data());
+  // Every row reduced, for re-fitting on all rows.
+  std::vector<float> all_red(static_cast<size_t>(data.rows * r));
+  pre->TransformBatch(data.features.data(), data.rows, all_red.data());
+  const FitInput all_reduced{all_red.data(), data.rows, r, data.labels.data(), k, std::nullopt};
+  const FitInput all_raw{data.features.data(), data.rows, data.cols, data.labels.data(), k, data.shape};
   say(absl::StrCat("preprocessing: standardise + ", pre->reducer_spec(), " -> ", r, " features"));
 
-  SplitData reduced_split{FitInput{train_red.data(), n_train, r, train_y.data(), k, std::nullopt},
-                          val_red.data(), n_val, val_y.data()};
-  SplitData raw_split{FitInput{train_raw.data(), n_train, data.cols, train_y.data(), k, data.shape},
-                      val_raw.data(), n_val, val_y.data()};
-
-  // ---- two-stage detector (background vs rest)
+  // ---- two-stage detector (background vs rest), scored like the members
   std::unique_ptr<Model> detector;
-  std::vector<float> val_background;  // P(background) on validation rows
-  int background = -1;
+  std::vector<float> eval_background;  // P(background) per evaluation row
+  std::optional<BackgroundScores> background;
   if (o.background_class) {
-    background = static_cast<int>(
+    const int bg = static_cast<int>(
         std::find(data.class_names.begin(), data.class_names.end(), *o.background_class) -
         data.class_names.begin());
-    std::vector<int32_t> binary(train_y.size());
-    for (size_t i = 0; i < binary.size(); ++i) binary[i] = train_y[i] == background ? 1 : 0;
     MLIOT_ASSIGN_OR_RETURN(const ModelKind* logreg, models_.Find("logreg"));
-    detector = logreg->create();
-    FitControl c;
-    c.seed = o.seed;
-    MLIOT_RETURN_IF_ERROR(Annotate(
-        detector->Fit(FitInput{train_red.data(), n_train, r, binary.data(), 2, std::nullopt},
-                      Params::Defaults(logreg->params), c),
-        "two-stage detector"));
-    std::vector<float> p(static_cast<size_t>(n_val * 2));
-    detector->PredictProbaBatch(val_red.data(), n_val, p.data());
-    for (int64_t i = 0; i < n_val; ++i) val_background.push_back(p[i * 2 + 1]);
+    auto fit_detector = [&](const FitInput& in) -> absl::StatusOr<std::unique_ptr<Model>> {
+      std::vector<int32_t> binary(static_cast<size_t>(in.rows));
+      for (int64_t i = 0; i < in.rows; ++i) binary[i] = in.y[i] == bg ? 1 : 0;
+      std::unique_ptr<Model> m = logreg->create();
+      FitControl c;
+      c.seed = o.seed;
+      MLIOT_RETURN_IF_ERROR(Annotate(
+          m->Fit(FitInput{in.x, in.rows, in.cols, binary.data(), 2, std::nullopt},
+                 Params::Defaults(logreg->params), c),
+          "two-stage detector"));
+      return m;
+    };
+    for (int f = 0; f < folds.size(); ++f) {
+      const SplitData split = folds.Split(f, /*raw=*/false);
+      MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Model> m, fit_detector(split.train));
+      std::vector<float> p(static_cast<size_t>(split.val_rows * 2));
+      m->PredictProbaBatch(split.val_x, split.val_rows, p.data());
+      for (int64_t i = 0; i < split.val_rows; ++i) eval_background.push_back(p[i * 2 + 1]);
+      if (!folds.cross_validated()) detector = std::move(m);
+    }
+    if (folds.cross_validated()) {
+      MLIOT_ASSIGN_OR_RETURN(detector, fit_detector(all_reduced));
+    }
+    background = BackgroundScores{bg, &eval_background};
     say(absl::StrCat("two-stage: logistic-regression detector for background class '",
                      *o.background_class, "'"));
   }
@@ -193,7 +213,7 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   constexpr size_t kKeepPerKind = 3;
   std::map<std::string, std::vector<KindBest>> best;
   std::map<std::string, double> first_fit_s;  // guarded by mu
-  int trials_done = 0;                    // guarded by mu
+  int trials_done = 0;                        // guarded by mu
   std::atomic<int> running{workers};
   const std::string scratch = o.out_dir.empty() ? std::filesystem::temp_directory_path().string() : o.out_dir;
   std::filesystem::create_directories(scratch);
@@ -214,9 +234,9 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
       double limit = trial_limit;
       {
         absl::MutexLock lock(&mu);
-        auto first = first_fit_s.find(kind.name);
-        if (first != first_fit_s.end()) {
-          limit = std::min(limit, std::max(2.0 * first->second, 0.15 * o.budget_s));
+        auto first_fit = first_fit_s.find(kind.name);
+        if (first_fit != first_fit_s.end()) {
+          limit = std::min(limit, std::max(2.0 * first_fit->second, 0.15 * o.budget_s));
         }
       }
       TrialOptions to;
@@ -225,10 +245,9 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
       to.seed = o.seed + static_cast<uint64_t>(id);
       to.scratch_dir = scratch;
       to.clock = clock_;
-      absl::StatusOr<TrialResult> result =
-          RunTrial(kind, ticket->params, kind.needs_image ? raw_split : reduced_split, to);
+      absl::StatusOr<TrialResult> result = RunFoldedTrial(kind, ticket->params, folds, to);
       if (!result.ok()) {
-        scheduler.Report(*ticket, -1, deadline.RemainingSeconds() < 0 ? 0 : trial_limit);
+        scheduler.Report(*ticket, -1, deadline.RemainingSeconds() < 0 ? 0 : limit);
         say(absl::StrCat("trial ", kind.name, " failed: ", result.status().message()));
         continue;
       }
@@ -241,7 +260,7 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
                           result->params.ToString()));
       first_fit_s.emplace(kind.name, result->fit_s);
       std::vector<KindBest>& kept = best[kind.name];
-      kept.push_back(KindBest{*std::move(result), &kind, elapsed()});
+      kept.push_back(KindBest{*std::move(result), &kind, elapsed(), nullptr});
       std::stable_sort(kept.begin(), kept.end(), [](const KindBest& a, const KindBest& b) {
         return a.trial.val_accuracy > b.trial.val_accuracy;
       });
@@ -250,106 +269,62 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
     running.fetch_sub(1);
   };
 
-  // ---- publishing
+  // ---- publishing (called with mu held)
   TrainReport report;
   report.reduce = pre->reducer_spec();
   std::vector<std::string> last_members;
   auto publish = [&](double cutoff_s) -> absl::Status {
-    // Select among candidates completed by cutoff (under mu).
-    std::vector<const KindBest*> pool;
-    for (const auto& [name, kept] : best) {
-      for (const KindBest& c : kept) {
+    std::vector<KindBest*> pool;
+    for (auto& [name, kept] : best) {
+      for (KindBest& c : kept) {
         if (c.done_at <= cutoff_s) pool.push_back(&c);
       }
     }
     if (pool.empty()) return absl::OkStatus();
-    std::vector<mliot::Candidate> cands;
-    for (const KindBest* c : pool) cands.push_back({c->kind->name, c->trial.val_accuracy, c->trial.latency_ms});
-    // An ensemble of `subset`: its weights and rule, and validation accuracy.
-    // With --weighting auto the best rule on the validation rows wins; ties
-    // keep the paper's.
-    struct Scored {
-      std::vector<double> weights;
-      Weighting weighting = Weighting::kPaper;
-      double accuracy = -1;
-      double log_loss = 0;  // of the best-calibrated allowed weighting
-    };
-    auto score_subset = [&](const std::vector<int>& subset) {
-      std::vector<double> acc;
-      std::vector<const std::vector<float>*> proba;
-      for (int i : subset) {
-        acc.push_back(pool[i]->trial.val_accuracy);
-        proba.push_back(&pool[i]->trial.val_proba);
-      }
-      Scored best_scored;
-      double best_log_loss = std::numeric_limits<double>::infinity();
-      for (Weighting m : {Weighting::kPaper, Weighting::kSoft, Weighting::kFitted}) {
-        if (o.weighting != "auto" && o.weighting != WeightingName(m)) continue;
-        std::vector<double> w = m == Weighting::kFitted ? FitWeights(proba, val_y, k) : SoftmaxWeights(acc);
-        const double a = EnsembleAccuracy(proba, w, val_y, k, m);
-        best_log_loss = std::min(best_log_loss, EnsembleLogLoss(proba, w, val_y, k));
-        if (a > best_scored.accuracy + 1e-12) best_scored = Scored{std::move(w), m, a, 0};
-      }
-      best_scored.log_loss = best_log_loss;
-      return best_scored;
-    };
-    // Greedy selection compares subsets by validation log-loss: smoother
-    // than accuracy on a few thousand rows, where one row is 0.05 points.
-    std::vector<int> chosen = policy.Select(
-        cands, [&](const std::vector<int>& subset) { return -score_subset(subset).log_loss; });
-    if (chosen.empty()) {
-      chosen = SelectionPolicy::Parse("top_accuracy(1)")->Select(cands);
+    std::vector<CandidateScores> scores;
+    for (const KindBest* c : pool) {
+      scores.push_back({c->kind->name, c->trial.val_accuracy, c->trial.latency_ms, &c->trial.val_proba});
+    }
+    const EnsembleChoice choice = ChooseEnsemble(policy, scores, eval_y, k, o.weighting, background);
+    if (choice.fell_back) {
       say(absl::StrCat("selection '", o.select, "' chose nothing; using the most accurate candidate"));
     }
     std::vector<std::string> names;
-    for (int i : chosen) names.push_back(pool[i]->kind->name);
+    for (int i : choice.members) names.push_back(pool[i]->kind->name);
     if (names == last_members) return absl::OkStatus();
-    std::vector<const std::vector<float>*> proba;
-    for (int i : chosen) proba.push_back(&pool[i]->trial.val_proba);
-    const Scored scored = score_subset(chosen);
-    const std::vector<double>& weights = scored.weights;
-    const Weighting weighting = scored.weighting;
-    double val_acc = scored.accuracy;
+    // Cross-validated candidates are re-fitted on all rows once, when first
+    // published.
+    for (int i : choice.members) {
+      KindBest& c = *pool[i];
+      if (c.model() != nullptr) continue;
+      const double start = clock_->NowSeconds();
+      std::unique_ptr<Model> m = c.kind->create();
+      FitControl control;
+      control.seed = o.seed;
+      control.threads = workers;
+      MLIOT_RETURN_IF_ERROR(Annotate(m->Fit(c.kind->needs_image ? all_raw : all_reduced, c.trial.params, control),
+                                     absl::StrCat("re-fitting ", c.kind->name, " on all rows")));
+      c.refit = std::move(m);
+      say(absl::StrFormat("re-fitted %s on all %d rows in %.1fs", c.kind->name, data.rows,
+                          clock_->NowSeconds() - start));
+    }
     BundleContents contents;
     contents.class_names = data.class_names;
     contents.feature_names = data.feature_names;
     contents.num_features = static_cast<int>(data.cols);
     contents.shape = data.shape;
     contents.preprocess = pre.get();
-    for (size_t j = 0; j < chosen.size(); ++j) {
-      const KindBest& c = *pool[chosen[j]];
-      contents.members.push_back(BundleMember{c.kind, c.trial.params, c.trial.model.get(),
-                                              c.trial.val_accuracy, weights[j], c.trial.fit_s,
-                                              c.trial.latency_ms});
+    for (size_t j = 0; j < choice.members.size(); ++j) {
+      const KindBest& c = *pool[choice.members[j]];
+      contents.members.push_back(BundleMember{c.kind, c.trial.params, c.model(), c.trial.val_accuracy,
+                                              choice.weights[j], c.trial.fit_s, c.trial.latency_ms});
     }
-    contents.weighting = weighting;
+    contents.weighting = choice.weighting;
     if (detector) {
-      // tau: the two-stage validation accuracy decides; ties favour the
-      // lower threshold (more answers from the cheap stage).
-      std::vector<float> rows(chosen.size() * static_cast<size_t>(k)), cert(static_cast<size_t>(k));
-      std::vector<int> stage2(static_cast<size_t>(n_val));
-      for (int64_t i = 0; i < n_val; ++i) {
-        for (size_t j = 0; j < proba.size(); ++j) std::copy_n(proba[j]->data() + i * k, k, rows.data() + j * k);
-        stage2[i] = Combine(rows.data(), static_cast<int>(proba.size()), k, weights.data(), weighting, cert.data());
-      }
-      double best_tau = 1.01, best_acc = -1;
-      for (double tau : {0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01}) {
-        int64_t correct = 0;
-        for (int64_t i = 0; i < n_val; ++i) {
-          const int label = val_background[i] >= tau ? background : stage2[i];
-          correct += label == val_y[i];
-        }
-        const double a = n_val > 0 ? static_cast<double>(correct) / n_val : 0;
-        if (a > best_acc + 1e-12) {
-          best_acc = a;
-          best_tau = tau;
-        }
-      }
-      contents.two_stage = TwoStageSpec{background, best_tau, detector.get()};
-      val_acc = best_acc;
-      report.background_threshold = best_tau;
+      contents.two_stage = TwoStageSpec{background->background_class, choice.threshold, detector.get()};
+      report.background_threshold = choice.threshold;
     }
-    contents.val_accuracy = val_acc;
+    contents.val_accuracy = choice.val_accuracy;
     contents.data_source = o.data_source;
     contents.selection = o.select;
     if (report.versions.empty()) {
@@ -358,15 +333,15 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
     MLIOT_ASSIGN_OR_RETURN(int64_t version, WriteBundleVersion(o.out_dir, contents));
     last_members = names;
     report.bundle_version = version;
-    report.val_accuracy = val_acc;
-    report.weighting = WeightingName(weighting);
+    report.val_accuracy = choice.val_accuracy;
+    report.weighting = WeightingName(choice.weighting);
     report.members.clear();
     for (const BundleMember& m : contents.members) {
       report.members.push_back({m.kind->name, m.params, m.val_accuracy, m.fit_s, m.latency_ms});
     }
-    report.versions.push_back({version, elapsed(), names, val_acc});
+    report.versions.push_back({version, elapsed(), names, choice.val_accuracy});
     say(absl::StrFormat("published version %d: %s (validation accuracy %.4f, %s vote)", version,
-                        absl::StrJoin(names, ", "), val_acc, WeightingName(weighting)));
+                        absl::StrJoin(names, ", "), choice.val_accuracy, WeightingName(choice.weighting)));
     return absl::OkStatus();
   };
 
@@ -407,6 +382,7 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
       report.candidates.push_back({name, c.trial.params, c.trial.val_accuracy, c.trial.fit_s, c.trial.latency_ms});
     }
   }
+  report.cross_validation_folds = folds.cross_validated() ? folds.size() : 0;
   report.elapsed_s = elapsed();
   return report;
 }

@@ -1,6 +1,7 @@
 // Trainer: the training worker's pipeline on one machine (paper §4.2.1).
 //
-//   split (stratified hold-out) -> preprocess (impute, standardise, reduce;
+//   split (stratified hold-out, or k-fold cross-validation for small data) ->
+//   preprocess (impute, standardise, reduce;
 //   `auto` picks the reducer by validation accuracy of fast proxy models) ->
 //   HPO trials of every kind in parallel on a pool sized to the cores, under
 //   a global wall-clock budget and a per-trial limit -> lazy training: at
@@ -45,7 +46,8 @@ struct TrainOptions {
   int threads = 0;                     // trial workers; 0: the number of cores
   int max_trials = 10;                 // per kind
   double trial_limit_s = 0;            // 0: 75 % of the budget
-  double val_fraction = 0.2;
+  double val_fraction = 0.2;           // hold-out validation share
+  int cv_folds = 0;                    // 0: 5-fold below 3000 rows, else hold-out; >= 2: k-fold
   uint64_t seed = 42;
   std::string out_dir;                 // bundle directory
   std::string data_source;             // recorded in the manifest
@@ -77,6 +79,7 @@ struct TrainReport {
   int trials = 0;
   std::string weighting;
   double background_threshold = 0;
+  int cross_validation_folds = 0;  // 0: hold-out
 };
 
 class Trainer {
