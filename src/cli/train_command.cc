@@ -26,6 +26,7 @@ struct TrainArgs {
   std::string select = kDefaultSelection;
   std::string models;
   std::string params;
+  std::string scale = "auto";
   std::string reduce = "auto";
   std::string hpo = "bayes";
   std::optional<std::string> background_class;
@@ -104,6 +105,7 @@ int RunTrain(const TrainArgs& a) {
     o.start_params[std::string(item.substr(0, colon))] = std::string(item.substr(colon + 1));
   }
   o.reduce = a.reduce;
+  o.scale = a.scale;
   o.hpo = a.hpo;
   o.background_class = a.background_class;
   o.weighting = a.weighting;
@@ -154,6 +156,7 @@ int RunTrain(const TrainArgs& a) {
                         {"bundle_version", report->bundle_version},
                         {"members", members},
                         {"reduce", report->reduce},
+                        {"scale", report->scale},
                         {"val_accuracy", report->val_accuracy},
                         {"elapsed_s", report->elapsed_s},
                         {"versions", versions},
@@ -182,6 +185,7 @@ Runner AddTrainCommand(CLI::App& app) {
   cmd->add_option("--params", args->params,
                   "starting settings per kind, tried first: 'cnn:channels=32,epochs=30;knn:k=9'");
   cmd->add_option("--reduce", args->reduce, "none | pca:K | kpca:K[:cosine|rbf] | auto")->capture_default_str();
+  cmd->add_option("--scale", args->scale, "standardisation: feature | global | auto")->capture_default_str();
   cmd->add_option("--hpo", args->hpo, "grid | random | bayes")->capture_default_str();
   cmd->add_option("--background-class", args->background_class, "enables two-stage serving");
   cmd->add_option("--weighting", args->weighting, "ensemble vote: paper | soft | fitted | auto")->capture_default_str();

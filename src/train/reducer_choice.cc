@@ -5,18 +5,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/status_util.h"
 #include "ml/model.h"
 #include "ml/preprocess.h"
 
 namespace mliot {
 namespace {
 
-double ProxyAccuracy(const ReducerChoiceInput& in, const std::string& spec) {
+double ProxyAccuracy(const ReducerChoiceInput& in, bool global_scale, const std::string& spec) {
   FitControl control;
   control.seed = in.seed;
   absl::StatusOr<std::unique_ptr<Preprocessor>> pre =
-      Preprocessor::Fit(in.train_x, in.train_rows, in.cols, in.global_scale, spec, control);
+      Preprocessor::Fit(in.train_x, in.train_rows, in.cols, global_scale, spec, control);
   if (!pre.ok()) return -1;
   const int64_t r = (*pre)->out_dim();
   // The proxies see at most 5000 training rows: enough to rank reducers.
@@ -41,41 +40,61 @@ double ProxyAccuracy(const ReducerChoiceInput& in, const std::string& spec) {
   return best;
 }
 
-}  // namespace
 
-absl::StatusOr<ReducerChoice> ChooseReducer(const ReducerChoiceInput& in, const Deadline& deadline,
-                                            const std::function<void(const std::string&)>& say) {
-  std::vector<std::string> specs = {"none"};
-  if (in.cols > 32) {
-    const int64_t k = std::min<int64_t>(64, in.cols / 2);
-    specs.push_back(absl::StrCat("pca:", k));
-    specs.push_back(absl::StrCat("kpca:", k, ":cosine"));
-  }
-  if (specs.size() == 1) return ReducerChoice{"none", 0};
+// Scores each spec under `global_scale`, up to `threads` at a time.
+std::vector<double> ScoreAll(const ReducerChoiceInput& in, const std::vector<std::pair<bool, std::string>>& specs,
+                             const Deadline& deadline) {
   std::vector<double> scores(specs.size(), -1);
-  // Score candidates in parallel, one thread each, up to `threads`.
   size_t next = 0;
-  while (next < specs.size()) {
+  while (next < specs.size() && !deadline.Expired()) {
     std::vector<std::thread> pool;
     for (int t = 0; t < std::max(1, in.threads) && next < specs.size(); ++t, ++next) {
-      pool.emplace_back([&, i = next] { scores[i] = ProxyAccuracy(in, specs[i]); });
+      pool.emplace_back([&, i = next] { scores[i] = ProxyAccuracy(in, specs[i].first, specs[i].second); });
     }
     for (std::thread& t : pool) t.join();
-    if (deadline.Expired()) break;
   }
-  size_t best = 0;
-  for (size_t i = 1; i < specs.size(); ++i) {
-    // Later candidates reduce; they win when no more than 0.5 points worse.
-    if (scores[i] >= scores[best] - 0.005 && scores[i] >= 0) {
-      if (best == 0 || scores[i] > scores[best]) best = i;
+  return scores;
+}
+
+}  // namespace
+
+PreprocessChoice ChoosePreprocessing(const ReducerChoiceInput& in, const std::string& scale,
+                                     const std::string& reduce, const Deadline& deadline,
+                                     const std::function<void(const std::string&)>& say) {
+  PreprocessChoice choice;
+  choice.global_scale = in.has_shape || scale == "global";
+  choice.reducer = reduce == "auto" ? "none" : reduce;
+  std::string line;
+  if (scale == "auto" && !in.has_shape) {
+    const std::vector<double> s = ScoreAll(in, {{false, "none"}, {true, "none"}}, deadline);
+    choice.global_scale = s[1] > s[0] + 0.005;
+    choice.proxy_accuracy = std::max(s[0], s[1]);
+    line = absl::StrFormat("scale auto: feature=%.4f global=%.4f -> %s; ", s[0], s[1],
+                           choice.global_scale ? "global" : "feature");
+  }
+  if (reduce == "auto" && in.cols > 32) {
+    const int64_t k = std::min<int64_t>(64, in.cols / 2);
+    std::vector<std::pair<bool, std::string>> specs = {{choice.global_scale, "none"},
+                                                       {choice.global_scale, absl::StrCat("pca:", k)},
+                                                       {choice.global_scale, absl::StrCat("kpca:", k, ":cosine")}};
+    const std::vector<double> scores = ScoreAll(in, specs, deadline);
+    size_t best = 0;
+    for (size_t i = 1; i < specs.size(); ++i) {
+      // Later candidates reduce; they win when no more than 0.5 points worse.
+      if (scores[i] >= scores[best] - 0.005 && scores[i] >= 0) {
+        if (best == 0 || scores[i] > scores[best]) best = i;
+      }
     }
+    absl::StrAppend(&line, "reduce auto:");
+    for (size_t i = 0; i < specs.size(); ++i) {
+      absl::StrAppend(&line, absl::StrFormat(" %s=%.4f", specs[i].second, scores[i]));
+    }
+    absl::StrAppend(&line, " -> ", specs[best].second);
+    choice.reducer = specs[best].second;
+    choice.proxy_accuracy = scores[best];
   }
-  std::string line = "reduce auto:";
-  for (size_t i = 0; i < specs.size(); ++i) {
-    absl::StrAppend(&line, absl::StrFormat(" %s=%.4f", specs[i], scores[i]));
-  }
-  say(absl::StrCat(line, " -> ", specs[best]));
-  return ReducerChoice{specs[best], scores[best]};
+  if (!line.empty()) say(line);
+  return choice;
 }
 
 }  // namespace mliot

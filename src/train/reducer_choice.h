@@ -1,10 +1,16 @@
-// `--reduce auto`: picks the reducer by validation accuracy.
+// `--scale auto` and `--reduce auto`: pick the preprocessing by validation
+// accuracy of two fast proxy models (ridge and 5-NN, fitted on at most 5000
+// training rows; the score is the better of the two on the validation rows).
 //
-// Candidates: none (always), and for more than 32 features pca:K and
-// kpca:K:cosine with K = min(64, features / 2). Each is scored by two fast
-// proxy models fitted on the reduced training rows (ridge and 5-NN; the
-// score is the better of the two on the validation rows). A reduction wins
-// ties within half a point, because it also makes serving faster.
+// Scale: per-feature standardisation or one global mean and scale. Rows
+// with a 2-D shape (images) always use the global scale. Otherwise both are
+// scored with no reduction; global must win by half a point (tabular data
+// with mixed units needs per-feature scaling; pixel-like tables whose
+// near-constant columns per-feature scaling would blow up do not).
+//
+// Reducer: none, and for more than 32 features pca:K and kpca:K:cosine with
+// K = min(64, features / 2). A reduction wins ties within half a point,
+// because it also makes serving faster.
 #ifndef MLIOT_TRAIN_REDUCER_CHOICE_H_
 #define MLIOT_TRAIN_REDUCER_CHOICE_H_
 
@@ -25,18 +31,21 @@ struct ReducerChoiceInput {
   int64_t val_rows;
   int64_t cols;
   int num_classes;
-  bool global_scale;
+  bool has_shape;
   uint64_t seed;
   int threads;
 };
 
-struct ReducerChoice {
-  std::string spec;
+struct PreprocessChoice {
+  bool global_scale = false;
+  std::string reducer;
   double proxy_accuracy = 0;
 };
 
-absl::StatusOr<ReducerChoice> ChooseReducer(const ReducerChoiceInput& in, const Deadline& deadline,
-                                            const std::function<void(const std::string&)>& say);
+// `scale` is "auto", "feature" or "global"; `reduce` a reducer spec or "auto".
+PreprocessChoice ChoosePreprocessing(const ReducerChoiceInput& in, const std::string& scale,
+                                     const std::string& reduce, const Deadline& deadline,
+                                     const std::function<void(const std::string&)>& say);
 
 }  // namespace mliot
 

@@ -71,6 +71,9 @@ absl::Status Trainer::Validate(const Dataset& data, const TrainOptions& o) const
     MLIOT_ASSIGN_OR_RETURN(const ModelKind* kind, models_.Find(name));
     MLIOT_RETURN_IF_ERROR(Annotate(ParseParams(kind->params, text).status(), absl::StrCat("--params ", name)));
   }
+  if (o.scale != "auto" && o.scale != "feature" && o.scale != "global") {
+    return absl::InvalidArgumentError(absl::StrCat("--scale '", o.scale, "': valid: auto, feature, global"));
+  }
   if (o.reduce != "auto") MLIOT_RETURN_IF_ERROR(Annotate(MakeReducer(o.reduce).status(), "--reduce"));
   MLIOT_RETURN_IF_ERROR(Annotate(strategies_.Find(o.hpo).status(), "--hpo"));
   MLIOT_RETURN_IF_ERROR(Annotate(SelectionPolicy::Parse(o.select).status(), "--select"));
@@ -96,8 +99,10 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   const auto say = [&](const std::string& line) {
     if (progress_) progress_(absl::StrFormat("[%6.1fs] %s", elapsed(), line));
   };
-  // Trials stop early enough to publish the last version within the budget.
-  const double reserve_s = std::min(3.0, 0.04 * o.budget_s);
+  const int n_folds = o.cv_folds > 1 ? o.cv_folds : (data.rows < kCrossValidateBelowRows ? 5 : 1);
+  // Trials stop early enough to publish the last version within the budget;
+  // cross-validated members are re-fitted on all rows then, which needs more.
+  const double reserve_s = n_folds > 1 ? 0.15 * o.budget_s : std::min(3.0, 0.04 * o.budget_s);
   const Deadline deadline(clock_, t0 + o.budget_s - reserve_s);
   const double time_bound = std::min(o.time_bound_s.value_or(o.budget_s), o.budget_s);
   const int workers = o.threads > 0 ? o.threads : ThreadPool::DefaultSize();
@@ -106,7 +111,6 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   const SelectionPolicy policy = *SelectionPolicy::Parse(o.select);
 
   // ---- validation folds
-  const int n_folds = o.cv_folds > 1 ? o.cv_folds : (data.rows < kCrossValidateBelowRows ? 5 : 1);
   Folds folds = Folds::Make(data, n_folds, o.val_fraction, o.seed);
   const std::vector<int32_t>& eval_y = folds.eval_y();
   if (folds.cross_validated()) {
@@ -119,21 +123,17 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
 
   // ---- preprocess
   const Fold& first = folds.fold(0);
-  std::string reducer = o.reduce;
-  if (reducer == "auto") {
-    ReducerChoiceInput in{first.train_raw.data(), first.train_y.data(),
-                          static_cast<int64_t>(first.train_rows.size()), first.val_raw.data(),
-                          first.val_y.data(), static_cast<int64_t>(first.val_rows.size()),
-                          data.cols, k, data.shape.has_value(), o.seed, workers};
-    MLIOT_ASSIGN_OR_RETURN(ReducerChoice choice, ChooseReducer(in, deadline, say));
-    reducer = choice.spec;
-  }
+  ReducerChoiceInput choice_in{first.train_raw.data(), first.train_y.data(),
+                               static_cast<int64_t>(first.train_rows.size()), first.val_raw.data(),
+                               first.val_y.data(), static_cast<int64_t>(first.val_rows.size()),
+                               data.cols, k, data.shape.has_value(), o.seed, workers};
+  const PreprocessChoice prep = ChoosePreprocessing(choice_in, o.scale, o.reduce, deadline, say);
   FitControl pre_control;
   pre_control.seed = o.seed;
   const Dataset pre_rows = data.Subset(folds.preprocess_rows());
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Preprocessor> pre,
                          Preprocessor::Fit(pre_rows.features.data(), pre_rows.rows, data.cols,
-                                           data.shape.has_value(), reducer, pre_control));
+                                           prep.global_scale, prep.reducer, pre_control));
   folds.Reduce(*pre);
   const int64_t r = pre->out_dim();
   // Every row reduced, for re-fitting on all rows.
@@ -141,7 +141,8 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   pre->TransformBatch(data.features.data(), data.rows, all_red.data());
   const FitInput all_reduced{all_red.data(), data.rows, r, data.labels.data(), k, std::nullopt};
   const FitInput all_raw{data.features.data(), data.rows, data.cols, data.labels.data(), k, data.shape};
-  say(absl::StrCat("preprocessing: standardise + ", pre->reducer_spec(), " -> ", r, " features"));
+  say(absl::StrCat("preprocessing: ", prep.global_scale ? "global" : "per-feature",
+                   " standardisation + ", pre->reducer_spec(), " -> ", r, " features"));
 
   // ---- two-stage detector (background vs rest), scored like the members
   std::unique_ptr<Model> detector;
@@ -272,6 +273,7 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   // ---- publishing (called with mu held)
   TrainReport report;
   report.reduce = pre->reducer_spec();
+  report.scale = prep.global_scale ? "global" : "feature";
   std::vector<std::string> last_members;
   auto publish = [&](double cutoff_s) -> absl::Status {
     std::vector<KindBest*> pool;

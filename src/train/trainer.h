@@ -39,6 +39,7 @@ struct TrainOptions {
   // Starting points: per kind, settings that replace the declared defaults
   // (HPO tries them first), e.g. {"cnn": "channels=32,epochs=30"}.
   std::map<std::string, std::string> start_params;
+  std::string scale = "auto";          // feature | global | auto (see reducer_choice.h)
   std::string reduce = "auto";
   std::string hpo = "bayes";
   std::optional<std::string> background_class;
@@ -72,6 +73,7 @@ struct TrainReport {
   int64_t bundle_version = 0;
   std::vector<MemberReport> members;  // of the last version
   std::string reduce;
+  std::string scale;  // feature | global
   double val_accuracy = 0;
   double elapsed_s = 0;
   std::vector<PublishedVersion> versions;
