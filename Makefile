@@ -22,9 +22,11 @@ demo: build
 test: build
 	cd $(BUILD_DIR) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
 
-# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, with
+# assertions on (Eigen checks dimensions) and -O1 to keep them fast enough.
 test-sanitize: deps
-	$(MAKE) test BUILD_DIR=build-asan CMAKE_FLAGS="-DMLIOT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug"
+	$(MAKE) build BUILD_DIR=build-asan CMAKE_FLAGS="-DMLIOT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-O1 -g'"
+	cd build-asan && OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j $(JOBS) -L unit
 
 bench: build
 	scripts/install-deps --peers

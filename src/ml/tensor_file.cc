@@ -99,7 +99,7 @@ absl::StatusOr<TensorFile> TensorFile::Read(const std::string& path, const std::
       return absl::DataLossError(absl::StrCat(path, ": tensor '", t.name(), "' truncated"));
     }
     e.data.resize(static_cast<size_t>(n));
-    std::memcpy(e.data.data(), t.f32().data(), t.f32().size());
+    if (n > 0) std::memcpy(e.data.data(), t.f32().data(), t.f32().size());
     e.text = t.text();
   }
   return file;
