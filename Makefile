@@ -18,9 +18,11 @@ build: configure
 demo: build
 	scripts/demo
 
-# Builds everything and runs every test.
+# Builds everything and runs every test; under CI (CI=true) the unit tests
+# also run in a sanitizer build.
 test: build
 	cd $(BUILD_DIR) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+	@if [ "$${CI:-}" = "true" ]; then $(MAKE) test-sanitize; fi
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, with
 # assertions on (Eigen checks dimensions) and -O1 to keep them fast enough.
