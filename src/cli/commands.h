@@ -18,6 +18,10 @@ Runner AddTrainCommand(CLI::App& app);
 Runner AddEvalCommand(CLI::App& app);
 Runner AddAdaptCommand(CLI::App& app);
 Runner AddBenchCommand(CLI::App& app);
+// coordinator, node, worker, up: returns -1 when none of them was chosen.
+Runner AddServerCommands(CLI::App& app);
+// nodes, submit, tasks, wait, predict, feedback, cancel: -1 likewise.
+Runner AddClientCommands(CLI::App& app);
 
 }  // namespace mliot::cli
 

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   mliot::cli::Runner eval = mliot::cli::AddEvalCommand(app);
   mliot::cli::Runner adapt = mliot::cli::AddAdaptCommand(app);
   mliot::cli::Runner bench = mliot::cli::AddBenchCommand(app);
+  mliot::cli::Runner server = mliot::cli::AddServerCommands(app);
+  mliot::cli::Runner client = mliot::cli::AddClientCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -30,5 +32,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("eval")) return eval();
   if (app.got_subcommand("adapt")) return adapt();
   if (app.got_subcommand("bench")) return bench();
+  if (int rc = server(); rc >= 0) return rc;
+  if (int rc = client(); rc >= 0) return rc;
   return 2;
 }

@@ -19,6 +19,7 @@
     if (!mliot_status_.ok()) return mliot_status_;   \
   } while (0)
 
+// Expands to several statements: use braces when it is the body of an if.
 #define MLIOT_ASSIGN_OR_RETURN(lhs, expr) \
   MLIOT_ASSIGN_OR_RETURN_IMPL(MLIOT_STATUS_CONCAT(mliot_statusor_, __LINE__), lhs, expr)
 

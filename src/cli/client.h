@@ -1,0 +1,59 @@
+// The client side of the cluster, shared by the client commands and the
+// demo: coordinator calls, and predictions/feedback sent straight to a
+// task's serving worker.
+#ifndef MLIOT_CLI_CLIENT_H_
+#define MLIOT_CLI_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/grpc_util.h"
+#include "data/dataset.h"
+#include "mliot/v1/coordinator.grpc.pb.h"
+#include "mliot/v1/serving.grpc.pb.h"
+
+namespace mliot::cli {
+
+class Client {
+ public:
+  static absl::StatusOr<Client> Connect(const std::string& coordinator, const TlsOptions& tls);
+
+  v1::Coordinator::Stub& coordinator() { return *coordinator_; }
+
+  // The task's record. When the coordinator cannot be reached, the last
+  // answer for this task (cached on disk under $TMPDIR) is used instead, so
+  // predictions keep working while the coordinator restarts.
+  absl::StatusOr<v1::TaskInfo> GetTask(const std::string& task, bool allow_cache = true);
+
+  struct PredictResult {
+    int64_t n = 0;
+    int64_t labelled = 0;
+    double accuracy = 0;
+    double p50_ms = 0, p99_ms = 0;  // end to end, single row, measured here
+    int64_t version = 0;            // of the last answer
+    int64_t failed = 0;             // requests that failed
+    int64_t stage1 = 0;
+    std::string node;
+  };
+  // Sends every row of `data` as a single-row Predict to the task's serving
+  // worker; labels (when present) are matched by class name.
+  absl::StatusOr<PredictResult> Predict(const std::string& task, const Dataset& data,
+                                        const std::string& token_override = "");
+  // Sends labelled rows as feedback; returns the rows accepted.
+  absl::StatusOr<int64_t> Feedback(const std::string& task, const Dataset& data,
+                                   const std::string& token_override = "");
+
+ private:
+  absl::StatusOr<std::unique_ptr<v1::Serving::Stub>> ServingStub(const v1::TaskInfo& info);
+
+  std::string address_;
+  TlsOptions tls_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+};
+
+}  // namespace mliot::cli
+
+#endif  // MLIOT_CLI_CLIENT_H_

@@ -1,0 +1,280 @@
+// Client commands: nodes, submit, tasks, wait, predict, feedback, cancel.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/cli_util.h"
+#include "cli/client.h"
+#include "cli/cluster_flags.h"
+#include "cli/commands.h"
+#include "common/status_util.h"
+#include "data/source.h"
+#include "train/task_spec.h"
+
+namespace mliot::cli {
+namespace {
+
+struct ClientArgs {
+  std::string coordinator;
+  TlsOptions tls;
+  bool json = false;
+  std::string task;
+  std::string spec_path;
+  std::string state = "serving";
+  double timeout_s = 600;
+  std::string data;
+  std::string label = "label";
+  std::string token;
+};
+
+std::string StateName(v1::TaskPhase phase) {
+  switch (phase) {
+    case v1::TASK_PHASE_TRAINING:
+      return "training";
+    case v1::TASK_PHASE_SERVING:
+      return "serving";
+    case v1::TASK_PHASE_FAILED:
+      return "failed";
+    default:
+      return "pending";
+  }
+}
+
+grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx, int seconds = 10) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+int Nodes(ClientArgs& a) {
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  grpc::ClientContext ctx;
+  v1::ListNodesResponse response;
+  grpc::Status s = client->coordinator().ListNodes(WithDeadline(&ctx), v1::ListNodesRequest(), &response);
+  if (!s.ok()) return Fail(absl::UnavailableError(absl::StrCat("coordinator ", a.coordinator, ": ", s.error_message())));
+  nlohmann::json out = nlohmann::json::array();
+  for (const v1::NodeSummary& n : response.nodes()) {
+    nlohmann::json labels = nlohmann::json::object();
+    for (const auto& [k, v] : n.info().labels()) labels[k] = v;
+    out.push_back({{"name", n.info().name()}, {"alive", n.alive()}, {"cores", n.info().cores()},
+                   {"memory_mb", n.info().memory_mb()}, {"gpu", n.info().gpu()}, {"labels", labels},
+                   {"cpu", n.metrics().cpu()}, {"mem", n.metrics().mem()}, {"load", n.metrics().load()},
+                   {"isolation", n.info().isolation()},
+                   {"tasks", std::vector<std::string>(n.tasks().begin(), n.tasks().end())},
+                   {"rtt_ms", n.info().rtt_ms()},
+                   {"benchmark", {{"image_predict_ms", n.info().benchmark().image_predict_ms()},
+                                  {"sensor_predict_ms", n.info().benchmark().sensor_predict_ms()},
+                                  {"train_speed", n.info().benchmark().train_speed()}}}});
+  }
+  if (a.json) {
+    PrintJson(out);
+  } else {
+    for (const auto& n : out) {
+      std::printf("%-12s %-5s %2d cores %8.0f MB  cpu %5.1f%%  mem %5.1f%%  load %4.2f  %s  tasks: %s\n",
+                  n["name"].get<std::string>().c_str(), n["alive"].get<bool>() ? "alive" : "DEAD",
+                  n["cores"].get<int>(), n["memory_mb"].get<double>(), n["cpu"].get<double>(),
+                  n["mem"].get<double>(), n["load"].get<double>(), n["isolation"].get<std::string>().c_str(),
+                  absl::StrJoin(n["tasks"].get<std::vector<std::string>>(), ",").c_str());
+    }
+  }
+  return 0;
+}
+
+int Submit(ClientArgs& a) {
+  absl::StatusOr<std::string> yaml = ReadFile(a.spec_path);
+  if (!yaml.ok()) return Fail(yaml.status());
+  absl::StatusOr<TaskSpec> spec = ParseTaskSpec(*yaml);
+  if (!spec.ok()) return Fail(Annotate(spec.status(), a.spec_path));
+  v1::SubmitRequest request;
+  request.set_spec_yaml(*yaml);
+  // Data files are resolved relative to the spec file and shipped with it.
+  const std::filesystem::path base = std::filesystem::path(a.spec_path).parent_path();
+  for (const std::string& file : DataFiles(spec->data)) {
+    const std::filesystem::path p = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : base / file;
+    absl::StatusOr<std::string> content = ReadFile(p.string());
+    if (!content.ok()) return Fail(Annotate(content.status(), absl::StrCat(a.spec_path, ": data")));
+    v1::DataFile* f = request.add_files();
+    f->set_name(file);
+    f->set_content(*std::move(content));
+  }
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  grpc::ClientContext ctx;
+  v1::SubmitResponse response;
+  grpc::Status s = client->coordinator().Submit(WithDeadline(&ctx, 60), request, &response);
+  if (!s.ok()) {
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      return Fail(absl::UnavailableError(absl::StrCat("coordinator ", a.coordinator, " unreachable: ", s.error_message())));
+    }
+    return Fail(Annotate(FromGrpc(s), a.spec_path));
+  }
+  nlohmann::json out;
+  if (response.accepted()) {
+    out = {{"accepted", true}, {"task", response.task()}, {"node", response.node()},
+           {"ranking", std::vector<std::string>(response.ranking().begin(), response.ranking().end())}};
+  } else {
+    nlohmann::json reasons = nlohmann::json::object();
+    for (const auto& [node, why] : response.reasons()) reasons[node] = why;
+    out = {{"accepted", false}, {"task", spec->name}, {"reasons", reasons}};
+  }
+  if (a.json) {
+    PrintJson(out);
+  } else if (response.accepted()) {
+    std::printf("task %s placed on %s (ranking: %s)\n", response.task().c_str(), response.node().c_str(),
+                absl::StrJoin(response.ranking(), ", ").c_str());
+  } else {
+    std::printf("task %s refused:\n", spec->name.c_str());
+    for (const auto& [node, why] : response.reasons()) std::printf("  %s: %s\n", node.c_str(), why.c_str());
+  }
+  return response.accepted() ? 0 : 3;
+}
+
+int Tasks(ClientArgs& a) {
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  grpc::ClientContext ctx;
+  v1::ListTasksResponse response;
+  grpc::Status s = client->coordinator().ListTasks(WithDeadline(&ctx), v1::ListTasksRequest(), &response);
+  if (!s.ok()) return Fail(absl::UnavailableError(absl::StrCat("coordinator ", a.coordinator, ": ", s.error_message())));
+  nlohmann::json out = nlohmann::json::array();
+  for (const v1::TaskInfo& t : response.tasks()) {
+    out.push_back({{"name", t.name()}, {"node", t.node()}, {"state", StateName(t.phase())},
+                   {"version", t.version()}, {"message", t.message()}});
+  }
+  if (a.json) {
+    PrintJson(out);
+  } else {
+    for (const v1::TaskInfo& t : response.tasks()) {
+      std::printf("%-20s %-12s %-9s v%-4lld %s\n", t.name().c_str(), t.node().c_str(), StateName(t.phase()).c_str(),
+                  static_cast<long long>(t.version()), t.message().c_str());
+    }
+  }
+  return 0;
+}
+
+int Wait(ClientArgs& a) {
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  if (a.state != "pending" && a.state != "training" && a.state != "serving" && a.state != "failed") {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--state '", a.state, "': valid: pending, training, serving, failed")));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(a.timeout_s);
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    absl::StatusOr<v1::TaskInfo> info = client->GetTask(a.task, /*allow_cache=*/false);
+    if (!info.ok() && info.status().code() == absl::StatusCode::kNotFound) return Fail(info.status());
+    if (info.ok()) {
+      last = StateName(info->phase());
+      if (last == a.state && (a.state != "serving" || !info->serving_address().empty())) {
+        std::printf("task %s is %s on %s (version %lld)\n", a.task.c_str(), last.c_str(), info->node().c_str(),
+                    static_cast<long long>(info->version()));
+        return 0;
+      }
+      if (last == "failed" && a.state != "failed") {
+        return Fail(absl::FailedPreconditionError(absl::StrCat("task '", a.task, "' failed: ", info->message())));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Fail(absl::DeadlineExceededError(absl::StrCat("task '", a.task, "' not ", a.state, " after ", a.timeout_s,
+                                                       "s (state: ", last.empty() ? "unknown" : last, ")")));
+}
+
+int PredictOrFeedback(ClientArgs& a, bool feedback) {
+  if (a.task.empty() || a.data.empty()) return Fail(absl::InvalidArgumentError("--task and --data are required"));
+  LoadOptions load;
+  load.label_column = a.label;
+  load.for_training = false;
+  absl::StatusOr<Dataset> data = LoadDataset(a.data, load);
+  if (!data.ok()) return Fail(data.status());
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  if (feedback) {
+    absl::StatusOr<int64_t> accepted = client->Feedback(a.task, *data, a.token);
+    if (!accepted.ok()) return Fail(accepted.status());
+    absl::StatusOr<v1::TaskInfo> info = client->GetTask(a.task);
+    const nlohmann::json out = {{"accepted_rows", *accepted}, {"version", info.ok() ? info->version() : 0}};
+    if (a.json) PrintJson(out);
+    else std::printf("%lld feedback rows accepted for %s\n", static_cast<long long>(*accepted), a.task.c_str());
+    return 0;
+  }
+  absl::StatusOr<Client::PredictResult> r = client->Predict(a.task, *data, a.token);
+  if (!r.ok()) return Fail(r.status());
+  nlohmann::json out = {{"n", r->n}, {"latency_ms", {{"p50", r->p50_ms}, {"p99", r->p99_ms}}},
+                        {"version", r->version}, {"node", r->node}, {"failed", r->failed},
+                        {"stage1_answers", r->stage1}};
+  if (r->labelled > 0) out["accuracy"] = r->accuracy;
+  if (a.json) {
+    PrintJson(out);
+  } else {
+    std::printf("%lld predictions from %s (version %lld): p50 %.3f ms, p99 %.3f ms end to end%s\n",
+                static_cast<long long>(r->n), r->node.c_str(), static_cast<long long>(r->version), r->p50_ms,
+                r->p99_ms, r->labelled > 0 ? absl::StrCat(", accuracy ", r->accuracy).c_str() : "");
+  }
+  return r->n > 0 || data->rows == 0 ? 0 : 1;
+}
+
+int Cancel(ClientArgs& a) {
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  grpc::ClientContext ctx;
+  v1::CancelRequest request;
+  request.set_task(a.task);
+  v1::CancelResponse response;
+  grpc::Status s = client->coordinator().Cancel(WithDeadline(&ctx), request, &response);
+  if (!s.ok()) return Fail(FromGrpc(s));
+  std::printf("task %s cancelled\n", a.task.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Runner AddClientCommands(CLI::App& app) {
+  auto args = std::make_shared<ClientArgs>();
+  auto common = [&](CLI::App* cmd, bool json) {
+    cmd->add_option("--coordinator", args->coordinator, "coordinator address")->required();
+    AddTlsFlags(cmd, &args->tls, false);
+    if (json) cmd->add_flag("--json", args->json, "print one JSON object or list as the last stdout line");
+  };
+  CLI::App* nodes = app.add_subcommand("nodes", "list nodes, their metrics and tasks");
+  common(nodes, true);
+  CLI::App* submit = app.add_subcommand("submit", "submit a task spec (YAML)");
+  common(submit, true);
+  submit->add_option("spec", args->spec_path, "SPEC.yaml")->required();
+  CLI::App* tasks = app.add_subcommand("tasks", "list tasks");
+  common(tasks, true);
+  CLI::App* wait = app.add_subcommand("wait", "wait until a task reaches a state");
+  common(wait, false);
+  wait->add_option("--task", args->task, "task name")->required();
+  wait->add_option("--state", args->state, "pending | training | serving | failed")->capture_default_str();
+  wait->add_option("--timeout-s", args->timeout_s, "give up after this long")->capture_default_str();
+  CLI::App* predict = app.add_subcommand("predict", "send rows to a task's serving worker");
+  common(predict, true);
+  CLI::App* feedback = app.add_subcommand("feedback", "send labelled rows as feedback");
+  common(feedback, true);
+  for (CLI::App* cmd : {predict, feedback}) {
+    cmd->add_option("--task", args->task, "task name")->required();
+    cmd->add_option("--data", args->data, "data spec: " + DataSpecForms())->required();
+    cmd->add_option("--label", args->label, "label column of a CSV file")->capture_default_str();
+    cmd->add_option("--token", args->token, "bearer token (default: from the coordinator)");
+  }
+  CLI::App* cancel = app.add_subcommand("cancel", "cancel a task");
+  common(cancel, false);
+  cancel->add_option("--task", args->task, "task name")->required();
+  return [&app, args]() -> int {
+    if (app.got_subcommand("nodes")) return Nodes(*args);
+    if (app.got_subcommand("submit")) return Submit(*args);
+    if (app.got_subcommand("tasks")) return Tasks(*args);
+    if (app.got_subcommand("wait")) return Wait(*args);
+    if (app.got_subcommand("predict")) return PredictOrFeedback(*args, false);
+    if (app.got_subcommand("feedback")) return PredictOrFeedback(*args, true);
+    if (app.got_subcommand("cancel")) return Cancel(*args);
+    return -1;
+  };
+}
+
+}  // namespace mliot::cli

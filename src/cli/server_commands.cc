@@ -1,0 +1,211 @@
+// Long-running roles: `mliot coordinator`, `mliot node`, `mliot worker` and
+// the embedded default `mliot up` (coordinator + one node in one process).
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "cli/cli_util.h"
+#include "cli/cluster_flags.h"
+#include "cli/commands.h"
+#include "cli/demo.h"
+#include "common/grpc_util.h"
+#include "coord/coordinator.h"
+#include "node/agent.h"
+#include "serve/serving_service.h"
+#include "train/task_spec.h"
+#include "train/train_worker.h"
+
+namespace mliot::cli {
+namespace {
+
+void WaitForStop() {
+  const std::atomic<bool>& stop = StopOnSignal();
+  while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+struct CoordinatorArgs {
+  CoordinatorOptions options;
+};
+
+int RunCoordinator(CoordinatorArgs& a) {
+  StopOnSignal();
+  if (absl::Status s = CheckPlaintextBind(a.options.listen, a.options.tls, "coordinator"); !s.ok()) return Fail(s);
+  Coordinator coordinator(a.options);
+  if (absl::Status s = coordinator.Start(); !s.ok()) return Fail(s);
+  std::fprintf(stderr, "coordinator listening on %s, state in %s\n", coordinator.address().c_str(),
+               a.options.data_dir.c_str());
+  WaitForStop();
+  coordinator.Shutdown();
+  return 0;
+}
+
+struct NodeArgs {
+  AgentOptions options;
+  std::string labels;
+};
+
+int RunNode(NodeArgs& a) {
+  const std::atomic<bool>& stop = StopOnSignal();
+  absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(a.labels);
+  if (!labels.ok()) return Fail(labels.status());
+  a.options.labels = *labels;
+  a.options.self_exe = SelfExe();
+  if (absl::Status s = CheckPlaintextBind(a.options.listen, a.options.tls, "node"); !s.ok()) return Fail(s);
+  NodeAgent agent(a.options);
+  if (absl::Status s = agent.Start(); !s.ok()) return Fail(s);
+  agent.Run(stop);
+  return 0;
+}
+
+struct WorkerArgs {
+  std::string role;
+  std::string task_dir;
+  std::string listen = "127.0.0.1:0";
+  TlsOptions tls;
+  int threads = 0;
+};
+
+int RunWorker(WorkerArgs& a) {
+  const std::atomic<bool>& stop = StopOnSignal();
+  absl::StatusOr<std::string> yaml = ReadFile(a.task_dir + "/spec.yaml");
+  if (!yaml.ok()) return Fail(yaml.status());
+  absl::StatusOr<TaskSpec> spec = ParseTaskSpec(*yaml);
+  if (!spec.ok()) return Fail(spec.status());
+  if (a.role == "train") {
+    TrainWorkerOptions o;
+    o.spec = *spec;
+    o.data_spec = RelocateDataSpec(spec->data, a.task_dir + "/data");
+    o.bundle_dir = a.task_dir + "/bundle";
+    o.feedback_dir = a.task_dir + "/feedback";
+    o.threads = a.threads;
+    absl::Status s = RunTrainWorker(o, stop);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (a.role != "serve") return Fail(absl::InvalidArgumentError(absl::StrCat("worker role '", a.role, "': valid: train, serve")));
+  absl::StatusOr<std::string> token = ReadFile(a.task_dir + "/token");
+  if (!token.ok()) return Fail(token.status());
+  ServingService service(spec->name, a.task_dir + "/bundle", a.task_dir + "/feedback", *token);
+  if (absl::Status s = service.Start(); !s.ok()) return Fail(s);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(a.tls);
+  if (!creds.ok()) return Fail(creds.status());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(a.listen, *creds, &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return Fail(absl::UnavailableError(absl::StrCat("cannot listen on ", a.listen)));
+  const std::string address = absl::StrCat(a.listen.substr(0, a.listen.rfind(':')), ":", port);
+  if (absl::Status s = WriteFileAtomically(a.task_dir + "/serve.addr", address); !s.ok()) return Fail(s);
+  std::fprintf(stderr, "serving %s version %lld on %s\n", spec->name.c_str(),
+               static_cast<long long>(service.version()), address.c_str());
+  WaitForStop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  service.Stop();
+  return 0;
+}
+
+struct UpArgs {
+  std::string listen = "127.0.0.1:7070";
+  std::string data_dir = ".mliot";
+  bool demo = false;
+  double demo_budget_s = 60;
+  std::string benchmark = "quick";
+  TlsOptions tls;
+};
+
+int RunUp(UpArgs& a) {
+  const std::atomic<bool>& stop = StopOnSignal();
+  if (absl::Status s = CheckPlaintextBind(a.listen, a.tls, "mliot up"); !s.ok()) return Fail(s);
+  CoordinatorOptions co;
+  co.listen = a.listen;
+  co.data_dir = a.data_dir + "/coordinator";
+  co.tls = a.tls;
+  Coordinator coordinator(co);
+  if (absl::Status s = coordinator.Start(); !s.ok()) return Fail(s);
+  AgentOptions ao;
+  ao.coordinator = coordinator.address();
+  ao.data_dir = a.data_dir + "/node";
+  ao.name = "local";
+  ao.labels = {{"locality", "local"}};
+  ao.benchmark = a.benchmark;
+  ao.tls = a.tls;
+  ao.self_exe = SelfExe();
+  NodeAgent agent(ao);
+  if (absl::Status s = agent.Start(); !s.ok()) return Fail(s);
+  std::fprintf(stderr, "mliot up: coordinator %s, node 'local' (%s), state in %s\n",
+               coordinator.address().c_str(), agent.isolation().c_str(), a.data_dir.c_str());
+  std::thread node_thread([&] { agent.Run(stop); });
+  int rc = 0;
+  if (a.demo) {
+    DemoOptions d;
+    d.coordinator = coordinator.address();
+    d.tls = a.tls;
+    d.budget_s = a.demo_budget_s;
+    rc = RunDemo(d, stop);
+  } else {
+    WaitForStop();
+  }
+  // Stop the node loop (and its workers) before the coordinator.
+  StopOnSignal().store(true);
+  node_thread.join();
+  coordinator.Shutdown();
+  return rc;
+}
+
+}  // namespace
+
+Runner AddServerCommands(CLI::App& app) {
+  auto coordinator = std::make_shared<CoordinatorArgs>();
+  CLI::App* c = app.add_subcommand("coordinator", "run the coordinator (device selection layer)");
+  c->add_option("--listen", coordinator->options.listen, "address to listen on")->capture_default_str();
+  c->add_option("--data-dir", coordinator->options.data_dir, "state directory (SQLite, data, bundles)")->capture_default_str();
+  c->add_option("--heartbeat-timeout-s", coordinator->options.heartbeat_timeout_s, "a node silent this long is dead")
+      ->capture_default_str();
+  AddTlsFlags(c, &coordinator->options.tls, true);
+
+  auto node = std::make_shared<NodeArgs>();
+  CLI::App* n = app.add_subcommand("node", "run a node agent (training-serving layer)");
+  n->add_option("--coordinator", node->options.coordinator, "coordinator address")->required();
+  n->add_option("--listen", node->options.listen, "node endpoint address (port 0: any)")->capture_default_str();
+  n->add_option("--data-dir", node->options.data_dir, "node state directory")->required();
+  n->add_option("--name", node->options.name, "node name")->required();
+  n->add_option("--labels", node->labels, "k=v,... e.g. locality=local");
+  n->add_option("--cores", node->options.cores, "declared cores (default: detected)");
+  n->add_option("--memory-mb", node->options.memory_mb, "declared memory (default: detected)");
+  n->add_option("--rtt-ms", node->options.rtt_ms, "declared round-trip time to clients");
+  n->add_flag("--gpu", node->options.gpu, "declare a GPU");
+  n->add_option("--benchmark", node->options.benchmark, "device benchmark: quick | full")->capture_default_str();
+  n->add_option("--worker-cpus", node->options.worker_cpus, "CPU limit per worker (default: the node's cores)");
+  n->add_option("--worker-memory-mb", node->options.worker_memory_mb, "memory limit per worker (default: none)");
+  AddTlsFlags(n, &node->options.tls, true);
+
+  auto worker = std::make_shared<WorkerArgs>();
+  CLI::App* w = app.add_subcommand("worker", "internal: a training or serving worker spawned by a node");
+  w->add_option("role", worker->role, "train | serve")->required();
+  w->add_option("--task-dir", worker->task_dir, "the task's directory on the node")->required();
+  w->add_option("--listen", worker->listen, "serve: address (port 0: any)")->capture_default_str();
+  w->add_option("--threads", worker->threads, "train: parallel trials (0: cores)");
+  AddTlsFlags(w, &worker->tls, true);
+
+  auto up = std::make_shared<UpArgs>();
+  CLI::App* u = app.add_subcommand("up", "embedded default: coordinator + one local node in one process");
+  u->add_option("--listen", up->listen, "coordinator address")->capture_default_str();
+  u->add_option("--data-dir", up->data_dir, "state directory")->capture_default_str();
+  u->add_flag("--demo", up->demo, "submit the Fashion-MNIST demo task, stream the test set, give feedback");
+  u->add_option("--demo-budget-s", up->demo_budget_s, "training budget of the demo task")->capture_default_str();
+  u->add_option("--benchmark", up->benchmark, "device benchmark: quick | full")->capture_default_str();
+  AddTlsFlags(u, &up->tls, true);
+
+  return [&app, coordinator, node, worker, up]() -> int {
+    if (app.got_subcommand("coordinator")) return RunCoordinator(*coordinator);
+    if (app.got_subcommand("node")) return RunNode(*node);
+    if (app.got_subcommand("worker")) return RunWorker(*worker);
+    if (app.got_subcommand("up")) return RunUp(*up);
+    return -1;
+  };
+}
+
+}  // namespace mliot::cli

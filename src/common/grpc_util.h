@@ -1,0 +1,51 @@
+// gRPC at the edges: absl::Status <-> grpc::Status (1:1 codes), channel and
+// server credentials from TLS flags, and the bearer-token check.
+#ifndef MLIOT_COMMON_GRPC_UTIL_H_
+#define MLIOT_COMMON_GRPC_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace mliot {
+
+grpc::Status ToGrpc(const absl::Status& status);
+absl::Status FromGrpc(const grpc::Status& status);
+
+// TLS configuration shared by every server and client. With no files set,
+// channels are plaintext (the embedded default, loopback only).
+struct TlsOptions {
+  std::string cert;  // PEM certificate chain of this process
+  std::string key;   // PEM private key
+  std::string ca;    // PEM CA bundle that signs the peers
+  bool require_client_cert = false;  // servers: mutual TLS
+  bool enabled() const { return !cert.empty() || !ca.empty(); }
+};
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsOptions& tls);
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(const TlsOptions& tls);
+
+// A channel to `address` with the given TLS options (keep-alive on, so a
+// dead peer is noticed, and the connect timeout bounded).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address,
+                                                           const TlsOptions& tls);
+
+// The metadata key and the check used by serving workers.
+inline constexpr char kAuthorization[] = "authorization";
+std::string BearerValue(const std::string& token);
+// OK when the call carries `authorization: Bearer <token>`; Unauthenticated
+// otherwise. An empty expected token accepts every call.
+grpc::Status CheckBearer(const grpc::ServerContext& context, const std::string& token);
+
+// Reads a whole file; NotFound naming the path.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Writes `path` atomically (temporary file + rename).
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+
+}  // namespace mliot
+
+#endif  // MLIOT_COMMON_GRPC_UTIL_H_

@@ -1,0 +1,504 @@
+#include "coord/coordinator.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
+#include "common/file_transfer.h"
+#include "common/status_util.h"
+#include "coord/placement.h"
+#include "coord/policy.h"
+#include "nlohmann/json.hpp"
+#include "serve/bundle_reader.h"
+#include "train/task_spec.h"
+
+namespace mliot {
+namespace fs = std::filesystem;
+namespace {
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "coordinator: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NewToken() {
+  std::random_device rd;
+  std::string token;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) token += hex[rd() % 16];
+  return token;
+}
+
+TaskState StateOf(v1::TaskPhase phase) {
+  switch (phase) {
+    case v1::TASK_PHASE_SERVING:
+      return TaskState::kServing;
+    case v1::TASK_PHASE_FAILED:
+      return TaskState::kFailed;
+    case v1::TASK_PHASE_TRAINING:
+      return TaskState::kTraining;
+    default:
+      return TaskState::kPending;
+  }
+}
+
+v1::TaskPhase PhaseOf(TaskState state) {
+  switch (state) {
+    case TaskState::kServing:
+      return v1::TASK_PHASE_SERVING;
+    case TaskState::kFailed:
+      return v1::TASK_PHASE_FAILED;
+    case TaskState::kTraining:
+      return v1::TASK_PHASE_TRAINING;
+    default:
+      return v1::TASK_PHASE_PENDING;
+  }
+}
+
+NodeRecord ToRecord(const v1::NodeInfo& info) {
+  NodeRecord r;
+  r.name = info.name();
+  r.address = info.address();
+  r.cores = info.cores();
+  r.memory_mb = info.memory_mb();
+  r.gpu = info.gpu();
+  r.arch = info.arch();
+  r.rtt_ms = info.rtt_ms();
+  r.labels.insert(info.labels().begin(), info.labels().end());
+  r.isolation = info.isolation();
+  r.image_predict_ms = info.benchmark().image_predict_ms();
+  r.sensor_predict_ms = info.benchmark().sensor_predict_ms();
+  r.train_speed = info.benchmark().train_speed();
+  r.registered_unix_ms = UnixMs();
+  r.last_seen_unix_ms = UnixMs();
+  return r;
+}
+
+v1::NodeInfo FromRecord(const NodeRecord& r) {
+  v1::NodeInfo info;
+  info.set_name(r.name);
+  info.set_address(r.address);
+  info.set_cores(r.cores);
+  info.set_memory_mb(r.memory_mb);
+  info.set_gpu(r.gpu);
+  info.set_arch(r.arch);
+  info.set_rtt_ms(r.rtt_ms);
+  for (const auto& [k, v] : r.labels) (*info.mutable_labels())[k] = v;
+  info.set_isolation(r.isolation);
+  info.mutable_benchmark()->set_image_predict_ms(r.image_predict_ms);
+  info.mutable_benchmark()->set_sensor_predict_ms(r.sensor_predict_ms);
+  info.mutable_benchmark()->set_train_speed(r.train_speed);
+  return info;
+}
+
+bool IsImageData(const std::string& data) {
+  return absl::StartsWith(data, "fashion-mnist:") || absl::StartsWith(data, "idx:");
+}
+
+}  // namespace
+
+CoordinatorService::CoordinatorService(CoordinatorOptions options, const Clock* clock)
+    : o_(std::move(options)), clock_(clock), registry_(clock, o_.heartbeat_timeout_s) {}
+
+CoordinatorService::~CoordinatorService() { Shutdown(); }
+
+absl::Status CoordinatorService::Init() {
+  std::error_code ec;
+  fs::create_directories(o_.data_dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(o_.data_dir, ": cannot create: ", ec.message()));
+  MLIOT_ASSIGN_OR_RETURN(store_, Store::Open(o_.data_dir + "/coordinator.db"));
+  MLIOT_ASSIGN_OR_RETURN(std::vector<NodeRecord> nodes, store_->ListNodes());
+  for (const NodeRecord& n : nodes) registry_.Restore(FromRecord(n));
+  MLIOT_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, store_->ListTasks());
+  absl::MutexLock lock(&mu_);
+  for (TaskRecord& r : tasks) {
+    absl::StatusOr<TaskSpec> spec = ParseTaskSpec(r.spec_yaml);
+    TaskEntry e;
+    if (spec.ok()) {
+      e.require = spec->require;
+      e.prefer = spec->prefer;
+      e.image = IsImageData(spec->data);
+      e.budget_s = spec->budget_s;
+    }
+    e.record = std::move(r);
+    tasks_[e.record.name] = std::move(e);
+  }
+  if (!nodes.empty() || !tasks.empty()) {
+    Log(absl::StrCat("recovered ", nodes.size(), " nodes and ", tasks.size(), " tasks from ", o_.data_dir));
+  }
+  failover_ = std::thread([this] { FailoverLoop(); });
+  return absl::OkStatus();
+}
+
+void CoordinatorService::Shutdown() {
+  stop_.store(true);
+  if (failover_.joinable()) failover_.join();
+}
+
+void CoordinatorService::FailoverLoop() {
+  while (!stop_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    CheckNodes();
+  }
+}
+
+std::map<std::string, int> CoordinatorService::TaskCountsLocked() const {
+  std::map<std::string, int> counts;
+  for (const auto& [name, t] : tasks_) {
+    if (!t.record.node.empty()) ++counts[t.record.node];
+  }
+  return counts;
+}
+
+int64_t CoordinatorService::StoredVersion(const std::string& task) const {
+  absl::StatusOr<int64_t> v = LatestBundleVersion(absl::StrCat(o_.data_dir, "/bundles/", task));
+  return v.ok() ? *v : 0;
+}
+
+bool CoordinatorService::PlaceLocked(TaskEntry& task, const std::string& exclude,
+                                     v1::SubmitResponse* response) {
+  absl::StatusOr<RequireExpr> require = RequireExpr::Parse(task.require);
+  absl::StatusOr<PreferRule> prefer = PreferRule::Parse(task.prefer);
+  if (!require.ok() || !prefer.ok()) return false;
+  std::map<std::string, int> counts = TaskCountsLocked();
+  if (!task.record.node.empty()) --counts[task.record.node];  // it is moving
+  std::vector<PlacementCandidate> candidates = registry_.Candidates(counts);
+  if (!exclude.empty()) {
+    for (PlacementCandidate& c : candidates) {
+      if (c.node.name == exclude) c.node.alive = false;
+    }
+  }
+  const Placement p = Place(candidates, *require, *prefer, TaskProfile{task.image, task.budget_s});
+  if (response != nullptr) {
+    response->set_accepted(p.accepted);
+    for (const std::string& n : p.ranking) response->add_ranking(n);
+    for (const auto& [n, why] : p.reasons) (*response->mutable_reasons())[n] = why;
+  }
+  if (!p.accepted) {
+    std::vector<std::string> reasons;
+    for (const auto& [n, why] : p.reasons) reasons.push_back(absl::StrCat(n, ": ", why));
+    task.record.message = absl::StrCat("no eligible node (", absl::StrJoin(reasons, "; "), ")");
+    return false;
+  }
+  task.record.node = p.node;
+  task.record.ranking = nlohmann::json(p.ranking).dump();
+  task.record.message.clear();
+  task.serving_address.clear();
+  return true;
+}
+
+void CoordinatorService::CheckNodes() {
+  const std::vector<std::string> died = registry_.Sweep();
+  for (const std::string& n : died) Log(absl::StrCat("node ", n, " is dead (no heartbeat for ", o_.heartbeat_timeout_s, "s)"));
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, t] : tasks_) {
+    const bool orphaned = !t.record.node.empty() && [&] {
+      std::optional<NodeEntry> node = registry_.Get(t.record.node);
+      return !node || !node->alive;
+    }();
+    const bool waiting = t.record.node.empty();
+    if (!orphaned && !waiting) continue;
+    const std::string from = t.record.node;
+    if (PlaceLocked(t, from, nullptr)) {
+      t.record.state = TaskState::kPending;
+      Log(absl::StrCat("task ", name, from.empty() ? " placed on " : absl::StrCat(" moved from ", from, " to "),
+                       t.record.node, StoredVersion(name) > 0 ? " (serves the stored bundle)" : ""));
+    } else if (orphaned) {
+      t.record.node.clear();
+      t.record.state = TaskState::kPending;
+    } else {
+      continue;
+    }
+    t.record.updated_unix_ms = UnixMs();
+    (void)store_->PutTask(t.record);
+  }
+}
+
+grpc::Status CoordinatorService::RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest* request,
+                                              v1::RegisterNodeResponse* response) {
+  const v1::NodeInfo& info = request->info();
+  if (info.name().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node name is empty");
+  registry_.Register(info);
+  if (absl::Status s = store_->PutNode(ToRecord(info)); !s.ok()) return ToGrpc(s);
+  Log(absl::StrCat("node ", info.name(), " registered (", info.cores(), " cores, ", info.memory_mb(),
+                   " MB, rtt ", info.rtt_ms(), " ms, ", info.isolation(), ")"));
+  response->set_heartbeat_interval_ms(o_.heartbeat_interval_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+                                           v1::HeartbeatResponse* response) {
+  if (!registry_.Heartbeat(*request)) {
+    response->set_reregister(true);
+    return grpc::Status::OK;
+  }
+  absl::MutexLock lock(&mu_);
+  for (const v1::TaskStatus& s : request->tasks()) {
+    auto it = tasks_.find(s.task());
+    if (it == tasks_.end() || it->second.record.node != request->node()) continue;
+    TaskEntry& t = it->second;
+    const TaskState state = StateOf(s.phase());
+    t.serving_address = s.serving_address();
+    const int64_t version = std::max(s.version(), StoredVersion(s.task()));
+    if (state != t.record.state || version != t.record.version || s.message() != t.record.message) {
+      t.record.state = state;
+      t.record.version = version;
+      t.record.message = s.message();
+      t.record.updated_unix_ms = UnixMs();
+      (void)store_->PutTask(t.record);
+    }
+  }
+  for (const auto& [name, t] : tasks_) {
+    if (t.record.node != request->node()) continue;
+    v1::TaskAssignment* a = response->add_assignments();
+    a->set_task(name);
+    a->set_spec_yaml(t.record.spec_yaml);
+    a->set_token(t.record.token);
+    a->set_stored_version(StoredVersion(name));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::UploadBundle(grpc::ServerContext* context,
+                                              grpc::ServerReader<v1::FileChunk>* reader,
+                                              v1::UploadBundleResponse* response) {
+  const auto& md = context->client_metadata();
+  auto task_it = md.find("mliot-task");
+  auto version_it = md.find("mliot-version");
+  int64_t version = 0;
+  if (task_it == md.end() || version_it == md.end() ||
+      !absl::SimpleAtoi(std::string(version_it->second.data(), version_it->second.size()), &version)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "upload needs mliot-task and mliot-version metadata");
+  }
+  const std::string task(task_it->second.data(), task_it->second.size());
+  {
+    absl::MutexLock lock(&mu_);
+    if (tasks_.count(task) == 0) return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", task, "' not found"));
+  }
+  const std::string dir = absl::StrCat(o_.data_dir, "/bundles/", task);
+  const std::string tmp = absl::StrCat(dir, "/.tmp-upload-", version, "-", reinterpret_cast<uintptr_t>(reader));
+  fs::remove_all(tmp);
+  FileReceiver receiver(tmp);
+  v1::FileChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (absl::Status s = receiver.Add(chunk); !s.ok()) {
+      fs::remove_all(tmp);
+      return ToGrpc(s);
+    }
+  }
+  if (absl::Status s = receiver.Finish(); !s.ok()) {
+    fs::remove_all(tmp);
+    return ToGrpc(s);
+  }
+  // The version directory appears in one rename; data/ once.
+  std::error_code ec;
+  const std::string vdir = absl::StrCat(dir, "/", version);
+  if (fs::exists(tmp + "/data")) {
+    fs::remove_all(dir + "/data", ec);
+    fs::rename(tmp + "/data", dir + "/data", ec);
+  }
+  if (!fs::exists(vdir) && fs::exists(absl::StrCat(tmp, "/", version, "/manifest.pb"))) {
+    fs::rename(absl::StrCat(tmp, "/", version), vdir, ec);
+  }
+  fs::remove_all(tmp);
+  if (!fs::exists(vdir + "/manifest.pb")) {
+    return grpc::Status(grpc::StatusCode::DATA_LOSS, "uploaded bundle has no manifest");
+  }
+  response->set_version(version);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::DownloadBundle(grpc::ServerContext*, const v1::DownloadRequest* request,
+                                                grpc::ServerWriter<v1::FileChunk>* writer) {
+  const std::string root = absl::StrCat(o_.data_dir, "/bundles/", request->task());
+  const int64_t version = request->version() > 0 ? request->version() : StoredVersion(request->task());
+  if (version <= 0 || !fs::exists(absl::StrCat(root, "/", version, "/manifest.pb"))) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no stored bundle version ", version, " for task '", request->task(), "'"));
+  }
+  std::vector<std::string> files = ListFiles(root, std::to_string(version));
+  for (const std::string& f : ListFiles(root, "data")) files.push_back(f);
+  return ToGrpc(SendFiles(root, files, [&](const v1::FileChunk& c) { return writer->Write(c); }));
+}
+
+grpc::Status CoordinatorService::DownloadData(grpc::ServerContext*, const v1::DownloadRequest* request,
+                                              grpc::ServerWriter<v1::FileChunk>* writer) {
+  const std::string root = absl::StrCat(o_.data_dir, "/data/", request->task());
+  const std::string name = fs::path(request->name()).filename().string();
+  if (name.empty() || !fs::exists(root + "/" + name)) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no data file '", request->name(), "' for task '", request->task(), "'"));
+  }
+  return ToGrpc(SendFiles(root, {name}, [&](const v1::FileChunk& c) { return writer->Write(c); }));
+}
+
+grpc::Status CoordinatorService::Submit(grpc::ServerContext*, const v1::SubmitRequest* request,
+                                        v1::SubmitResponse* response) {
+  absl::StatusOr<TaskSpec> spec = ParseTaskSpec(request->spec_yaml());
+  if (!spec.ok()) return ToGrpc(spec.status());
+  if (absl::Status s = RequireExpr::Parse(spec->require).status(); !s.ok()) {
+    return ToGrpc(Annotate(s, "spec: device.require"));
+  }
+  if (absl::Status s = PreferRule::Parse(spec->prefer).status(); !s.ok()) {
+    return ToGrpc(Annotate(s, "spec: device.prefer"));
+  }
+  std::map<std::string, const v1::DataFile*> files;
+  for (const v1::DataFile& f : request->files()) files[f.name()] = &f;
+  for (const std::string& path : DataFiles(spec->data)) {
+    if (files.count(path) == 0) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("spec: data: file '", path, "' was not sent with the spec"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (tasks_.count(spec->name)) {
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, absl::StrCat("task '", spec->name, "' exists; cancel it first"));
+  }
+  TaskEntry t;
+  t.require = spec->require;
+  t.prefer = spec->prefer;
+  t.image = IsImageData(spec->data);
+  t.budget_s = spec->budget_s;
+  t.record.name = spec->name;
+  t.record.spec_yaml = request->spec_yaml();
+  if (!PlaceLocked(t, "", response)) {
+    Log(absl::StrCat("task ", spec->name, " refused: ", t.record.message));
+    return grpc::Status::OK;  // accepted = false, reasons filled
+  }
+  // Data first, then the record: a task is stored whole or not at all.
+  const std::string data_dir = absl::StrCat(o_.data_dir, "/data/", spec->name);
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  for (const std::string& path : DataFiles(spec->data)) {
+    const std::string target = data_dir + "/" + fs::path(path).filename().string();
+    if (absl::Status s = WriteFileAtomically(target, files[path]->content()); !s.ok()) {
+      fs::remove_all(data_dir, ec);
+      return ToGrpc(s);
+    }
+  }
+  t.record.token = NewToken();
+  t.record.state = TaskState::kPending;
+  t.record.created_unix_ms = t.record.updated_unix_ms = UnixMs();
+  if (absl::Status s = store_->PutTask(t.record); !s.ok()) {
+    fs::remove_all(data_dir, ec);
+    return ToGrpc(s);
+  }
+  response->set_task(spec->name);
+  response->set_node(t.record.node);
+  response->set_token(t.record.token);
+  Log(absl::StrCat("task ", spec->name, " placed on ", t.record.node, " (ranking ", t.record.ranking, ")"));
+  tasks_[spec->name] = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
+                                           v1::ListNodesResponse* response) {
+  std::map<std::string, std::vector<std::string>> by_node;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, t] : tasks_) {
+      if (!t.record.node.empty()) by_node[t.record.node].push_back(name);
+    }
+  }
+  for (const NodeEntry& e : registry_.All()) {
+    v1::NodeSummary* s = response->add_nodes();
+    *s->mutable_info() = e.info;
+    s->set_alive(e.alive);
+    *s->mutable_metrics() = e.metrics;
+    for (const std::string& t : by_node[e.info.name()]) s->add_tasks(t);
+  }
+  return grpc::Status::OK;
+}
+
+void CoordinatorService::FillInfo(const TaskEntry& t, v1::TaskInfo* info) const {
+  info->set_name(t.record.name);
+  info->set_node(t.record.node);
+  info->set_phase(PhaseOf(t.record.state));
+  info->set_version(t.record.version);
+  info->set_serving_address(t.serving_address);
+  info->set_message(t.record.message);
+  nlohmann::json ranking = nlohmann::json::parse(t.record.ranking.empty() ? "[]" : t.record.ranking, nullptr, false);
+  if (ranking.is_array()) {
+    for (const auto& n : ranking) info->add_ranking(n.get<std::string>());
+  }
+}
+
+grpc::Status CoordinatorService::ListTasks(grpc::ServerContext*, const v1::ListTasksRequest*,
+                                           v1::ListTasksResponse* response) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, t] : tasks_) FillInfo(t, response->add_tasks());
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::GetTask(grpc::ServerContext*, const v1::GetTaskRequest* request,
+                                         v1::TaskInfo* info) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(request->task());
+  if (it == tasks_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+  }
+  FillInfo(it->second, info);
+  info->set_token(it->second.record.token);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+                                        v1::CancelResponse*) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(request->task());
+  if (it == tasks_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+  }
+  if (absl::Status s = store_->DeleteTask(request->task()); !s.ok()) return ToGrpc(s);
+  tasks_.erase(it);
+  std::error_code ec;
+  fs::remove_all(absl::StrCat(o_.data_dir, "/data/", request->task()), ec);
+  fs::remove_all(absl::StrCat(o_.data_dir, "/bundles/", request->task()), ec);
+  Log(absl::StrCat("task ", request->task(), " cancelled"));
+  return grpc::Status::OK;
+}
+
+Coordinator::Coordinator(CoordinatorOptions options, const Clock* clock)
+    : o_(options), service_(std::make_unique<CoordinatorService>(std::move(options), clock)) {}
+
+Coordinator::~Coordinator() { Shutdown(); }
+
+absl::Status Coordinator::Start() {
+  MLIOT_RETURN_IF_ERROR(service_->Init());
+  MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o_.listen, creds, &port);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(512 << 20);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat("coordinator: cannot listen on ", o_.listen));
+  }
+  address_ = absl::StrCat(o_.listen.substr(0, o_.listen.rfind(':')), ":", port);
+  return absl::OkStatus();
+}
+
+void Coordinator::Shutdown() {
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    server_.reset();
+  }
+  if (service_) service_->Shutdown();
+}
+
+}  // namespace mliot

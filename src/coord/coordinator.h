@@ -1,0 +1,119 @@
+// Coordinator: the Device Selection Layer (paper §4.1) as a gRPC service.
+//
+//   nodes    register, then heart-beat every second with metrics and task
+//            states; each answer is the set of tasks the node should run
+//   submit   validates the YAML spec (errors name the field), stores the
+//            data files it names, places the task by its device policy or
+//            answers no with one reason per node; nothing is stored for a
+//            refused or invalid task
+//   failover a node silent for --heartbeat-timeout-s is dead: its tasks are
+//            placed again on eligible live nodes, which serve the latest
+//            bundle the coordinator stores, without re-training
+//   state    SQLite (coord/store.h) plus files under the data directory:
+//            data/<task>/... and bundles/<task>/<version>/...; a coordinator
+//            restarted on the same directory recovers nodes, tasks and
+//            placements, and gives every known node one timeout to return
+//
+// Thread-safety: the service methods run on gRPC's threads; state is
+// guarded by one mutex; the failover loop runs on its own thread.
+#ifndef MLIOT_COORD_COORDINATOR_H_
+#define MLIOT_COORD_COORDINATOR_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/grpc_util.h"
+#include "coord/node_registry.h"
+#include "coord/store.h"
+#include "mliot/v1/coordinator.grpc.pb.h"
+
+namespace mliot {
+
+struct CoordinatorOptions {
+  std::string listen = "127.0.0.1:7070";
+  std::string data_dir = ".mliot";
+  double heartbeat_timeout_s = 5;
+  int heartbeat_interval_ms = 1000;
+  TlsOptions tls;
+};
+
+class CoordinatorService final : public v1::Coordinator::Service {
+ public:
+  CoordinatorService(CoordinatorOptions options, const Clock* clock = RealClock());
+  ~CoordinatorService() override;
+
+  // Opens the store, restores nodes and tasks, starts the failover loop.
+  absl::Status Init();
+  void Shutdown();
+
+  grpc::Status RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest*,
+                            v1::RegisterNodeResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
+                         v1::HeartbeatResponse*) override;
+  grpc::Status UploadBundle(grpc::ServerContext*, grpc::ServerReader<v1::FileChunk>*,
+                            v1::UploadBundleResponse*) override;
+  grpc::Status DownloadBundle(grpc::ServerContext*, const v1::DownloadRequest*,
+                              grpc::ServerWriter<v1::FileChunk>*) override;
+  grpc::Status DownloadData(grpc::ServerContext*, const v1::DownloadRequest*,
+                            grpc::ServerWriter<v1::FileChunk>*) override;
+  grpc::Status Submit(grpc::ServerContext*, const v1::SubmitRequest*, v1::SubmitResponse*) override;
+  grpc::Status ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*, v1::ListNodesResponse*) override;
+  grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest*, v1::ListTasksResponse*) override;
+  grpc::Status GetTask(grpc::ServerContext*, const v1::GetTaskRequest*, v1::TaskInfo*) override;
+  grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest*, v1::CancelResponse*) override;
+
+  // One failover pass (also run every 250 ms by the loop); public for tests.
+  void CheckNodes();
+
+ private:
+  struct TaskEntry {
+    TaskRecord record;
+    std::string require, prefer;
+    bool image = false;
+    double budget_s = 60;
+    std::string serving_address;  // from the node's heartbeat
+  };
+  int64_t StoredVersion(const std::string& task) const;
+  // Places `task` (mu_ held); updates and persists the record.
+  bool PlaceLocked(TaskEntry& task, const std::string& exclude, v1::SubmitResponse* response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<std::string, int> TaskCountsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillInfo(const TaskEntry& task, v1::TaskInfo* info) const;
+  void FailoverLoop();
+
+  CoordinatorOptions o_;
+  const Clock* clock_;
+  NodeRegistry registry_;
+  std::unique_ptr<Store> store_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, TaskEntry> tasks_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stop_{false};
+  std::thread failover_;
+};
+
+// The coordinator as a running gRPC server.
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorOptions options, const Clock* clock = RealClock());
+  ~Coordinator();
+  absl::Status Start();
+  void Shutdown();
+  const std::string& address() const { return address_; }  // with the bound port
+  CoordinatorService& service() { return *service_; }
+
+ private:
+  CoordinatorOptions o_;
+  std::unique_ptr<CoordinatorService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace mliot
+
+#endif  // MLIOT_COORD_COORDINATOR_H_

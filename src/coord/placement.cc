@@ -1,0 +1,85 @@
+#include "coord/placement.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+
+namespace mliot {
+namespace {
+
+double Cores(const NodeView& node) { return std::max(1, node.cores); }
+
+}  // namespace
+
+double PredictLatencyMs(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task,
+                        int tasks_after) {
+  const double predict_ms = task.image ? bench.image_predict_ms : bench.sensor_predict_ms;
+  const double contention = std::max(1.0, (tasks_after + node.load) / Cores(node));
+  return node.rtt_ms + predict_ms * contention;
+}
+
+double PredictTrainS(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task) {
+  // A node that did not report a speed is taken to be as fast as the reference.
+  const double speed = bench.train_speed > 0 ? bench.train_speed : 1.0;
+  return task.budget_s / speed * std::max(1.0, (node.load + 1) / Cores(node));
+}
+
+Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& require,
+                const PreferRule& prefer, const TaskProfile& task) {
+  Placement placement;
+  std::vector<NodeView> eligible;
+  for (PlacementCandidate& c : candidates) {
+    NodeView& node = c.node;
+    if (!node.alive) {
+      placement.reasons[node.name] = "dead (no heartbeat)";
+      continue;
+    }
+    node.latency_ms = PredictLatencyMs(node, c.bench, task, node.tasks + 1);
+    node.train_s = PredictTrainS(node, c.bench, task);
+    std::string why;
+    if (!require.Matches(node, &why)) {
+      placement.reasons[node.name] = std::move(why);
+      continue;
+    }
+    eligible.push_back(std::move(node));
+  }
+
+  // Normalised across the eligible nodes only, so their order does not depend
+  // on nodes that could not take the task anyway.
+  const std::vector<double> load = LoadScores(eligible);
+  struct Ranked {
+    double key;
+    double load;
+    const std::string* name;
+  };
+  std::vector<Ranked> ranked;
+  ranked.reserve(eligible.size());
+  for (size_t i = 0; i < eligible.size(); ++i) {
+    double key = 0;
+    switch (prefer.kind()) {
+      case PreferRule::Kind::kBestEffort:
+        key = load[i];
+        break;
+      case PreferRule::Kind::kMin:
+        key = prefer.Key(eligible[i]);
+        break;
+      case PreferRule::Kind::kMax:
+        key = -prefer.Key(eligible[i]);
+        break;
+    }
+    ranked.push_back({key, load[i], &eligible[i].name});
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.key != b.key) return a.key < b.key;
+    if (a.load != b.load) return a.load < b.load;
+    return *a.name < *b.name;
+  });
+  for (const Ranked& r : ranked) placement.ranking.push_back(*r.name);
+  if (!placement.ranking.empty()) {
+    placement.accepted = true;
+    placement.node = placement.ranking.front();
+  }
+  return placement;
+}
+
+}  // namespace mliot

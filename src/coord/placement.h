@@ -1,0 +1,67 @@
+// Placement: choose a node for a task, or say no with a reason per node
+// (paper §4.1.3, Fig. 10-13).
+//
+//   1. predict, for every live node, the task's serving latency and training
+//      time on that node *with this task added* (LatencyModel below);
+//   2. filter by the `require` expression (dead nodes never qualify);
+//   3. rank by `prefer` (max/min of an attribute, or best effort = lowest
+//      load score); ties are broken by load score, then by name.
+//
+// Co-location (Fig. 13): because the prediction counts the tasks already on
+// a node plus this one, a node stops qualifying for `latency_ms <= X` once
+// one more task would push its predicted latency past X.
+//
+// Pure functions over values: no clock, no I/O; thread-safe.
+#ifndef MLIOT_COORD_PLACEMENT_H_
+#define MLIOT_COORD_PLACEMENT_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "coord/policy.h"
+
+namespace mliot {
+
+// What a node measured about itself when it joined (paper §4.1.1).
+struct NodeBenchmark {
+  // Single-row latency of a representative ensemble, ms, on an idle node:
+  // one figure for image tasks and one for sensor (tabular) tasks.
+  double image_predict_ms = 0.3;
+  double sensor_predict_ms = 0.05;
+  // Training speed relative to the reference machine (the 2-core dev box):
+  // 2.0 means twice as fast.
+  double train_speed = 1.0;
+};
+
+struct TaskProfile {
+  bool image = false;    // the task's rows have a 2-D shape
+  double budget_s = 60;  // the training budget the spec asks for
+};
+
+// latency_ms = rtt_ms + predict_ms * contention, where contention =
+// max(1, (tasks_after + load) / cores) grows once the node's cores are
+// oversubscribed; train_s = budget_s / train_speed * max(1, (load + 1) / cores).
+// `tasks_after` counts the tasks on the node including this one.
+double PredictLatencyMs(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task,
+                        int tasks_after);
+double PredictTrainS(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task);
+
+struct PlacementCandidate {
+  NodeView node;  // latency_ms / train_s are filled in by Place()
+  NodeBenchmark bench;
+};
+
+struct Placement {
+  bool accepted = false;
+  std::string node;                    // when accepted
+  std::vector<std::string> ranking;    // eligible nodes, best first
+  std::map<std::string, std::string> reasons;  // node -> why it was not eligible
+};
+
+Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& require,
+                const PreferRule& prefer, const TaskProfile& task);
+
+}  // namespace mliot
+
+#endif  // MLIOT_COORD_PLACEMENT_H_

@@ -1,0 +1,332 @@
+#include "node/agent.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/file_transfer.h"
+#include "common/status_util.h"
+#include "mliot/v1/node.grpc.pb.h"
+#include "node/benchmark.h"
+#include "serve/bundle_reader.h"
+#include "train/task_spec.h"
+
+namespace mliot {
+namespace fs = std::filesystem;
+namespace {
+
+void Log(const std::string& node, const std::string& line) {
+  std::fprintf(stderr, "node %s: %s\n", node.c_str(), line.c_str());
+  std::fflush(stderr);
+}
+
+// The Node service: health and the tasks it runs.
+class NodeServiceImpl final : public v1::Node::Service {
+ public:
+  explicit NodeServiceImpl(const v1::NodeInfo* info) : info_(info) {}
+  grpc::Status Health(grpc::ServerContext*, const v1::NodeHealthRequest*,
+                      v1::NodeHealthResponse* response) override {
+    *response->mutable_info() = *info_;
+    return grpc::Status::OK;
+  }
+
+ private:
+  const v1::NodeInfo* info_;
+};
+
+int64_t LocalVersion(const std::string& bundle_dir) {
+  absl::StatusOr<int64_t> v = LatestBundleVersion(bundle_dir);
+  return v.ok() ? *v : 0;
+}
+
+}  // namespace
+
+NodeAgent::NodeAgent(AgentOptions options) : o_(std::move(options)) {}
+
+NodeAgent::~NodeAgent() {
+  if (supervisor_) supervisor_->StopAll();
+  if (server_) server_->Shutdown();
+}
+
+absl::Status NodeAgent::Start() {
+  if (o_.name.empty()) return absl::InvalidArgumentError("--name is required");
+  if (o_.coordinator.empty()) return absl::InvalidArgumentError("--coordinator is required");
+  fs::create_directories(o_.data_dir + "/tasks");
+  limiter_ = ResourceLimiter::Detect(absl::StrCat("mliot-", o_.name));
+  supervisor_ = std::make_unique<Supervisor>(limiter_.get());
+  const HostMetrics host = sampler_.Sample();
+  info_.set_name(o_.name);
+  info_.set_cores(o_.cores > 0 ? o_.cores : host.cores);
+  info_.set_memory_mb(o_.memory_mb > 0 ? o_.memory_mb : host.memory_mb);
+  info_.set_gpu(o_.gpu);
+  info_.set_arch(
+#if defined(__x86_64__)
+      "x86_64"
+#elif defined(__aarch64__)
+      "aarch64"
+#else
+      "unknown"
+#endif
+  );
+  for (const auto& [k, v] : o_.labels) (*info_.mutable_labels())[k] = v;
+  info_.set_rtt_ms(o_.rtt_ms);
+  info_.set_isolation(limiter_->isolation());
+  Log(o_.name, absl::StrCat("resource isolation: ", limiter_->isolation()));
+  MLIOT_ASSIGN_OR_RETURN(*info_.mutable_benchmark(), RunDeviceBenchmark(o_.benchmark));
+  Log(o_.name, absl::StrFormat("benchmark (%s, %.1fs): image %.3f ms, sensor %.3f ms, train speed %.2f",
+                               o_.benchmark, info_.benchmark().seconds(), info_.benchmark().image_predict_ms(),
+                               info_.benchmark().sensor_predict_ms(), info_.benchmark().train_speed()));
+  // The Node endpoint.
+  MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
+  node_service_ = std::make_unique<NodeServiceImpl>(&info_);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o_.listen, creds, &port);
+  builder.RegisterService(node_service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat("node: cannot listen on ", o_.listen));
+  }
+  const std::string host_part = o_.listen.substr(0, o_.listen.rfind(':'));
+  address_ = absl::StrCat(host_part, ":", port);
+  info_.set_address(address_);
+  MLIOT_ASSIGN_OR_RETURN(channel_, MakeChannel(o_.coordinator, o_.tls));
+  coordinator_ = v1::Coordinator::NewStub(channel_);
+  absl::Status registered = Register();
+  if (!registered.ok()) {
+    // Not fatal: the coordinator may come later; Run() keeps trying.
+    Log(o_.name, absl::StrCat("coordinator not reachable yet: ", registered.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NodeAgent::Register() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::RegisterNodeRequest request;
+  *request.mutable_info() = info_;
+  v1::RegisterNodeResponse response;
+  MLIOT_RETURN_IF_ERROR(FromGrpc(coordinator_->RegisterNode(&ctx, request, &response)));
+  if (response.heartbeat_interval_ms() > 0) o_.heartbeat_ms = response.heartbeat_interval_ms();
+  registered_ = true;
+  Log(o_.name, absl::StrCat("registered with ", o_.coordinator, " (node endpoint ", address_, ")"));
+  return absl::OkStatus();
+}
+
+absl::Status NodeAgent::Prepare(TaskRun& run) {
+  const v1::TaskAssignment& a = run.assignment;
+  fs::create_directories(run.dir + "/data");
+  fs::create_directories(run.dir + "/feedback");
+  MLIOT_RETURN_IF_ERROR(WriteFileAtomically(run.dir + "/spec.yaml", a.spec_yaml()));
+  MLIOT_RETURN_IF_ERROR(WriteFileAtomically(run.dir + "/token", a.token()));
+  MLIOT_ASSIGN_OR_RETURN(TaskSpec spec, ParseTaskSpec(a.spec_yaml()));
+  // Data files named by the spec come from the coordinator's copy.
+  for (const std::string& file : DataFiles(spec.data)) {
+    const std::string name = fs::path(file).filename().string();
+    if (fs::exists(run.dir + "/data/" + name)) continue;
+    grpc::ClientContext ctx;
+    v1::DownloadRequest request;
+    request.set_task(a.task());
+    request.set_name(file);
+    auto reader = coordinator_->DownloadData(&ctx, request);
+    FileReceiver receiver(run.dir + "/data");
+    v1::FileChunk chunk;
+    while (reader->Read(&chunk)) MLIOT_RETURN_IF_ERROR(receiver.Add(chunk));
+    MLIOT_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+    MLIOT_RETURN_IF_ERROR(receiver.Finish());
+  }
+  // A stored bundle newer than ours: this task ran elsewhere; serve it.
+  const std::string bundle_dir = run.dir + "/bundle";
+  if (a.stored_version() > LocalVersion(bundle_dir)) {
+    const std::string tmp = absl::StrCat(run.dir, "/.tmp-download-", getpid());
+    fs::remove_all(tmp);
+    grpc::ClientContext ctx;
+    v1::DownloadRequest request;
+    request.set_task(a.task());
+    request.set_version(a.stored_version());
+    auto reader = coordinator_->DownloadBundle(&ctx, request);
+    FileReceiver receiver(tmp);
+    v1::FileChunk chunk;
+    while (reader->Read(&chunk)) MLIOT_RETURN_IF_ERROR(receiver.Add(chunk));
+    MLIOT_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+    MLIOT_RETURN_IF_ERROR(receiver.Finish());
+    // Move data/ and then the version directory into place (atomic renames).
+    fs::create_directories(bundle_dir);
+    std::error_code ec;
+    if (fs::exists(tmp + "/data") && !fs::exists(bundle_dir + "/data")) fs::rename(tmp + "/data", bundle_dir + "/data", ec);
+    for (const fs::directory_entry& e : fs::directory_iterator(tmp)) {
+      const std::string name = e.path().filename().string();
+      int64_t v;
+      if (absl::SimpleAtoi(name, &v) && !fs::exists(bundle_dir + "/" + name)) {
+        fs::rename(e.path(), bundle_dir + "/" + name, ec);
+      }
+    }
+    fs::remove_all(tmp);
+    run.uploaded_version = a.stored_version();
+    Log(o_.name, absl::StrCat(a.task(), ": fetched stored bundle version ", a.stored_version()));
+  }
+  run.prepared = true;
+  return absl::OkStatus();
+}
+
+void NodeAgent::Drive(TaskRun& run) {
+  if (!run.prepared) {
+    absl::Status s = Prepare(run);
+    if (!s.ok()) {
+      run.error = std::string(s.message());
+      Log(o_.name, absl::StrCat(run.assignment.task(), ": ", s.message()));
+      return;
+    }
+    run.error.clear();
+  }
+  const std::string& task = run.assignment.task();
+  const double cpus = o_.worker_cpus > 0 ? o_.worker_cpus : info_.cores();
+  std::vector<std::string> tls_args;
+  if (!o_.tls.cert.empty()) tls_args.insert(tls_args.end(), {"--tls-cert", o_.tls.cert, "--tls-key", o_.tls.key});
+  if (!o_.tls.ca.empty()) tls_args.insert(tls_args.end(), {"--tls-ca", o_.tls.ca});
+  const std::string train_id = task + "/train";
+  if (!supervisor_->Has(train_id)) {
+    WorkerSpec w{train_id, {o_.self_exe, "worker", "train", "--task-dir", run.dir}, run.dir + "/train.log",
+                 Limits{cpus, o_.worker_memory_mb}};
+    if (absl::Status s = supervisor_->Start(w); !s.ok()) run.error = std::string(s.message());
+  }
+  const std::string serve_id = task + "/serve";
+  const int64_t local = LocalVersion(run.dir + "/bundle");
+  if (local > 0 && !supervisor_->Has(serve_id)) {
+    const std::string host = o_.listen.substr(0, o_.listen.rfind(':'));
+    std::vector<std::string> argv = {o_.self_exe, "worker", "serve", "--task-dir", run.dir,
+                                     "--listen", host + ":0"};
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    WorkerSpec w{serve_id, argv, run.dir + "/serve.log", Limits{cpus, o_.worker_memory_mb}};
+    std::error_code ec;
+    fs::remove(run.dir + "/serve.addr", ec);
+    if (absl::Status s = supervisor_->Start(w); !s.ok()) run.error = std::string(s.message());
+  }
+  if (local > run.uploaded_version) {
+    absl::Status s = UploadBundle(run, local);
+    if (s.ok()) {
+      run.uploaded_version = local;
+      Log(o_.name, absl::StrCat(task, ": stored bundle version ", local, " at the coordinator"));
+    }
+  }
+}
+
+absl::Status NodeAgent::UploadBundle(TaskRun& run, int64_t version) {
+  const std::string root = run.dir + "/bundle";
+  std::vector<std::string> files = ListFiles(root, std::to_string(version));
+  for (const std::string& f : ListFiles(root, "data")) files.push_back(f);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("mliot-task", run.assignment.task());
+  ctx.AddMetadata("mliot-version", std::to_string(version));
+  v1::UploadBundleResponse response;
+  auto writer = coordinator_->UploadBundle(&ctx, &response);
+  absl::Status sent = SendFiles(root, files, [&](const v1::FileChunk& c) { return writer->Write(c); });
+  writer->WritesDone();
+  absl::Status finished = FromGrpc(writer->Finish());
+  MLIOT_RETURN_IF_ERROR(sent);
+  return finished;
+}
+
+v1::TaskStatus NodeAgent::StatusOf(const TaskRun& run) const {
+  v1::TaskStatus s;
+  s.set_task(run.assignment.task());
+  s.set_version(LocalVersion(run.dir + "/bundle"));
+  absl::StatusOr<std::string> addr = ReadFile(run.dir + "/serve.addr");
+  bool serving = false, train_failed = false;
+  for (const WorkerState& w : supervisor_->States()) {
+    if (w.id == run.assignment.task() + "/serve" && w.pid > 0 && addr.ok()) serving = true;
+    if (w.id == run.assignment.task() + "/train" && w.pid == 0 && !w.finished && w.restarts >= 5) train_failed = true;
+  }
+  if (serving) {
+    s.set_phase(v1::TASK_PHASE_SERVING);
+    s.set_serving_address(*addr);
+  } else if (train_failed || !run.error.empty()) {
+    s.set_phase(train_failed ? v1::TASK_PHASE_FAILED : v1::TASK_PHASE_PENDING);
+  } else {
+    s.set_phase(v1::TASK_PHASE_TRAINING);  // training, or the serving worker is starting
+  }
+  s.set_message(train_failed ? "training worker keeps crashing; see train.log" : run.error);
+  return s;
+}
+
+void NodeAgent::Reconcile(const v1::HeartbeatResponse& response) {
+  std::map<std::string, const v1::TaskAssignment*> wanted;
+  for (const v1::TaskAssignment& a : response.assignments()) wanted[a.task()] = &a;
+  for (auto it = tasks_.begin(); it != tasks_.end();) {
+    if (wanted.count(it->first) == 0) {
+      Log(o_.name, absl::StrCat(it->first, ": no longer assigned; stopping its workers"));
+      supervisor_->Stop(it->first + "/train");
+      supervisor_->Stop(it->first + "/serve");
+      it = tasks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, a] : wanted) {
+    auto [it, inserted] = tasks_.try_emplace(name);
+    if (inserted) {
+      it->second.assignment = *a;
+      it->second.dir = absl::StrCat(o_.data_dir, "/tasks/", name);
+      Log(o_.name, absl::StrCat(name, ": assigned", a->stored_version() > 0
+                                                        ? absl::StrCat(" (stored version ", a->stored_version(), ")")
+                                                        : ""));
+    }
+    it->second.assignment.set_stored_version(a->stored_version());
+  }
+}
+
+void NodeAgent::Run(const std::atomic<bool>& stop) {
+  int failures = 0;
+  while (!stop.load()) {
+    const auto started = std::chrono::steady_clock::now();
+    supervisor_->Poll();
+    for (auto& [name, run] : tasks_) Drive(run);
+    if (!registered_ && !Register().ok()) {
+      failures++;
+    } else {
+      const HostMetrics host = sampler_.Sample();
+      v1::HeartbeatRequest request;
+      request.set_node(o_.name);
+      v1::NodeMetrics* m = request.mutable_metrics();
+      m->set_cpu(host.cpu);
+      m->set_mem(host.mem);
+      m->set_load(host.load);
+      for (const WorkerState& w : supervisor_->States()) {
+        v1::WorkerMetrics* wm = m->add_workers();
+        const size_t slash = w.id.rfind('/');
+        wm->set_task(w.id.substr(0, slash));
+        wm->set_role(w.id.substr(slash + 1));
+        wm->set_pid(w.pid);
+        wm->set_cpu_percent(w.cpu_percent);
+        wm->set_rss_mb(w.rss_mb);
+        wm->set_restarts(w.restarts);
+      }
+      for (const auto& [name, run] : tasks_) *request.add_tasks() = StatusOf(run);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+      v1::HeartbeatResponse response;
+      const grpc::Status s = coordinator_->Heartbeat(&ctx, request, &response);
+      if (!s.ok()) {
+        if (failures++ % 10 == 0) Log(o_.name, absl::StrCat("heartbeat failed (workers keep serving): ", s.error_message()));
+      } else {
+        failures = 0;
+        if (response.reregister()) {
+          registered_ = false;
+        } else {
+          Reconcile(response);
+        }
+      }
+    }
+    std::this_thread::sleep_until(started + std::chrono::milliseconds(o_.heartbeat_ms));
+  }
+  supervisor_->StopAll();
+}
+
+}  // namespace mliot

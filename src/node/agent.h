@@ -1,0 +1,96 @@
+// NodeAgent: the Training-Serving Layer on one device (paper §4.2).
+//
+// Start() benchmarks the device, serves the Node health endpoint and
+// registers with the coordinator. Run() then heart-beats every second with
+// the node's metrics and task states; each answer is the full set of tasks
+// the node should run, and the agent reconciles:
+//   * a new task gets a directory <data_dir>/tasks/<task>/ with its spec,
+//     token and data files (downloaded from the coordinator), or, when the
+//     coordinator already stores a bundle for it (it ran elsewhere before),
+//     that bundle, which is served without re-training;
+//   * it starts a training worker at once and a serving worker as soon as
+//     the bundle has a version, each a `mliot worker` child process under
+//     the node's resource limits, restarted with back-off if it crashes;
+//   * every new bundle version is uploaded to the coordinator;
+//   * tasks no longer assigned are stopped.
+// When the coordinator is unreachable the workers keep serving and the agent
+// retries; if the coordinator forgot the node (a restart) it registers again.
+#ifndef MLIOT_NODE_AGENT_H_
+#define MLIOT_NODE_AGENT_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/grpc_util.h"
+#include "mliot/v1/coordinator.grpc.pb.h"
+#include "node/metrics.h"
+#include "node/resource_limits.h"
+#include "node/supervisor.h"
+
+namespace mliot {
+
+struct AgentOptions {
+  std::string coordinator;   // host:port
+  std::string listen = "127.0.0.1:0";
+  std::string data_dir;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  int cores = 0;             // 0: detected
+  double memory_mb = 0;      // 0: detected
+  double rtt_ms = 0;
+  bool gpu = false;
+  std::string benchmark = "quick";
+  TlsOptions tls;
+  std::string self_exe;      // the mliot binary workers run as
+  double worker_cpus = 0;    // per-worker CPU limit (0: the declared cores)
+  int64_t worker_memory_mb = 0;  // per-worker memory limit (0: none)
+  int heartbeat_ms = 1000;
+};
+
+class NodeAgent {
+ public:
+  explicit NodeAgent(AgentOptions options);
+  ~NodeAgent();
+
+  absl::Status Start();
+  // Heart-beats and reconciles until `stop`; then stops every worker.
+  void Run(const std::atomic<bool>& stop);
+
+  const std::string& address() const { return address_; }
+  std::string isolation() const { return limiter_->isolation(); }
+
+ private:
+  struct TaskRun {
+    v1::TaskAssignment assignment;
+    std::string dir;
+    bool prepared = false;
+    int64_t uploaded_version = 0;
+    std::string error;
+  };
+  absl::Status Register();
+  absl::Status Prepare(TaskRun& run);
+  void Reconcile(const v1::HeartbeatResponse& response);
+  void Drive(TaskRun& run);
+  v1::TaskStatus StatusOf(const TaskRun& run) const;
+  absl::Status UploadBundle(TaskRun& run, int64_t version);
+
+  AgentOptions o_;
+  std::string address_;
+  v1::NodeInfo info_;
+  std::unique_ptr<ResourceLimiter> limiter_;
+  std::unique_ptr<Supervisor> supervisor_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Service> node_service_;
+  MetricsSampler sampler_;
+  std::map<std::string, TaskRun> tasks_;
+  bool registered_ = false;
+};
+
+}  // namespace mliot
+
+#endif  // MLIOT_NODE_AGENT_H_

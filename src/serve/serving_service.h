@@ -1,0 +1,72 @@
+// ServingService: the serving worker of one task (paper §4.2.2) as a gRPC
+// service: Predict (one row or a batch), PredictStream, Feedback, Health.
+//
+// Hot swap: a watcher thread polls the bundle directory; a new version is
+// loaded beside the serving one and swapped in atomically (requests in
+// flight keep the old one through their shared_ptr). A version that fails
+// to load is logged and skipped: the old version keeps serving.
+//
+// Feedback rows are written to the feedback directory as one CSV file per
+// call (temporary name + rename), which the training worker picks up,
+// re-fits on, and publishes as the next bundle version.
+//
+// Every call must carry the task's bearer token (common/grpc_util.h).
+#ifndef MLIOT_SERVE_SERVING_SERVICE_H_
+#define MLIOT_SERVE_SERVING_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "mliot/v1/serving.grpc.pb.h"
+#include "serve/servable.h"
+
+namespace mliot {
+
+class ServingService final : public v1::Serving::Service {
+ public:
+  ServingService(std::string task, std::string bundle_dir, std::string feedback_dir,
+                 std::string token);
+  ~ServingService() override;
+
+  // Loads the latest version (an error when there is none) and starts the
+  // watcher.
+  absl::Status Start();
+  void Stop();
+
+  int64_t version() const;
+
+  grpc::Status Predict(grpc::ServerContext* context, const v1::PredictRequest* request,
+                       v1::PredictResponse* response) override;
+  grpc::Status PredictStream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::PredictResponse, v1::PredictRequest>* stream) override;
+  grpc::Status Feedback(grpc::ServerContext* context, const v1::FeedbackRequest* request,
+                        v1::FeedbackResponse* response) override;
+  grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest* request,
+                      v1::HealthResponse* response) override;
+
+ private:
+  std::shared_ptr<const Servable> Current() const;
+  grpc::Status Respond(const Servable& servable, const v1::PredictRequest& request,
+                      v1::PredictResponse* response) const;
+  void WatchLoop();
+
+  const std::string task_;
+  const std::string bundle_dir_;
+  const std::string feedback_dir_;
+  const std::string token_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Servable> current_ ABSL_GUARDED_BY(mu_);
+  int64_t failed_version_ ABSL_GUARDED_BY(mu_) = 0;  // last version that failed to load
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> feedback_files_{0};
+  std::thread watcher_;
+};
+
+}  // namespace mliot
+
+#endif  // MLIOT_SERVE_SERVING_SERVICE_H_

@@ -1,0 +1,179 @@
+#include "train/task_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_util.h"
+#include "ml/ensemble.h"
+#include "ml/hpo/strategy.h"
+#include "ml/reduce/reducer.h"
+#include "ml/selection.h"
+
+namespace mliot {
+namespace {
+
+absl::Status SpecError(const std::string& message) {
+  return absl::InvalidArgumentError(absl::StrCat("spec: ", message));
+}
+
+absl::Status CheckKeys(const YAML::Node& map, const std::string& path,
+                       const std::vector<std::string>& known) {
+  if (!map.IsMap()) {
+    return SpecError(absl::StrCat(path.empty() ? "the document" : path, " must be a mapping"));
+  }
+  for (const auto& kv : map) {
+    const std::string key = kv.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return SpecError(absl::StrCat("unknown key '", path.empty() ? "" : path + ".", key,
+                                    "'; known: ", absl::StrJoin(known, ", ")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> String(const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar()) return SpecError(absl::StrCat(path, ": expected a string"));
+  return node.as<std::string>();
+}
+
+absl::StatusOr<double> Number(const YAML::Node& node, const std::string& path) {
+  double v = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, v)) {
+    return SpecError(absl::StrCat(path, ": expected a number, got '",
+                                  node.IsScalar() ? node.as<std::string>() : "a structure", "'"));
+  }
+  if (!(v > 0)) return SpecError(absl::StrCat(path, ": must be > 0, got ", v));
+  return v;
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return SpecError(absl::StrCat("malformed YAML at line ", e.mark.line + 1, ", column ",
+                                  e.mark.column + 1, ": ", e.msg));
+  }
+  if (!root.IsDefined() || root.IsNull()) return SpecError("empty document");
+  TaskSpec spec;
+  try {
+    MLIOT_RETURN_IF_ERROR(CheckKeys(root, "", {"name", "data", "label", "model", "device"}));
+    if (!root["name"]) return SpecError("missing key 'name'");
+    MLIOT_ASSIGN_OR_RETURN(spec.name, String(root["name"], "name"));
+    if (!ValidName(spec.name)) {
+      return SpecError(absl::StrCat("name: '", spec.name,
+                                    "' must be 1-64 characters of a-z, 0-9, '-' and '_'"));
+    }
+    if (!root["data"]) return SpecError("missing key 'data'");
+    MLIOT_ASSIGN_OR_RETURN(spec.data, String(root["data"], "data"));
+    if (!absl::StartsWith(spec.data, "fashion-mnist:") && !absl::StartsWith(spec.data, "csv:") &&
+        !absl::StartsWith(spec.data, "idx:")) {
+      return SpecError(absl::StrCat("data: '", spec.data,
+                                    "' is not a data spec (fashion-mnist:..., csv:PATH, idx:A,B)"));
+    }
+    if (root["label"]) {
+      MLIOT_ASSIGN_OR_RETURN(spec.label, String(root["label"], "label"));
+    }
+    if (const YAML::Node model = root["model"]) {
+      MLIOT_RETURN_IF_ERROR(CheckKeys(model, "model",
+                                      {"budget_s", "time_bound_s", "models", "reduce", "hpo",
+                                       "select", "background_class", "weighting"}));
+      if (model["budget_s"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.budget_s, Number(model["budget_s"], "model.budget_s"));
+      }
+      if (model["time_bound_s"]) {
+        MLIOT_ASSIGN_OR_RETURN(double t, Number(model["time_bound_s"], "model.time_bound_s"));
+        spec.time_bound_s = t;
+      }
+      if (const YAML::Node models = model["models"]) {
+        if (models.IsSequence()) {
+          for (const YAML::Node& m : models) {
+            MLIOT_ASSIGN_OR_RETURN(std::string name, String(m, "model.models"));
+            spec.models.push_back(name);
+          }
+        } else {
+          MLIOT_ASSIGN_OR_RETURN(std::string list, String(models, "model.models"));
+          spec.models = absl::StrSplit(list, ',', absl::SkipWhitespace());
+        }
+        for (const std::string& m : spec.models) {
+          MLIOT_RETURN_IF_ERROR(Annotate(BuiltinModels().Find(m).status(), "spec: model.models"));
+        }
+      }
+      if (model["reduce"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.reduce, String(model["reduce"], "model.reduce"));
+        if (spec.reduce != "auto") MLIOT_RETURN_IF_ERROR(Annotate(MakeReducer(spec.reduce).status(), "spec: model.reduce"));
+      }
+      if (model["hpo"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.hpo, String(model["hpo"], "model.hpo"));
+        MLIOT_RETURN_IF_ERROR(Annotate(BuiltinStrategies().Find(spec.hpo).status(), "spec: model.hpo"));
+      }
+      if (model["select"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.select, String(model["select"], "model.select"));
+        MLIOT_RETURN_IF_ERROR(Annotate(SelectionPolicy::Parse(spec.select).status(), "spec: model.select"));
+      }
+      if (model["background_class"]) {
+        MLIOT_ASSIGN_OR_RETURN(std::string bg, String(model["background_class"], "model.background_class"));
+        spec.background_class = bg;
+      }
+    }
+    if (const YAML::Node device = root["device"]) {
+      MLIOT_RETURN_IF_ERROR(CheckKeys(device, "device", {"require", "prefer"}));
+      if (device["require"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.require, String(device["require"], "device.require"));
+      }
+      if (device["prefer"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.prefer, String(device["prefer"], "device.prefer"));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return SpecError(absl::StrCat("line ", e.mark.line + 1, ": ", e.msg));
+  }
+  return spec;
+}
+
+TrainOptions ToTrainOptions(const TaskSpec& spec) {
+  TrainOptions o;
+  o.budget_s = spec.budget_s;
+  o.time_bound_s = spec.time_bound_s;
+  o.models = spec.models;
+  o.reduce = spec.reduce;
+  o.hpo = spec.hpo;
+  o.select = spec.select;
+  o.background_class = spec.background_class;
+  return o;
+}
+
+std::vector<std::string> DataFiles(const std::string& data_spec) {
+  if (absl::StartsWith(data_spec, "csv:")) return {data_spec.substr(4)};
+  if (absl::StartsWith(data_spec, "idx:")) return absl::StrSplit(data_spec.substr(4), ',');
+  return {};
+}
+
+std::string RelocateDataSpec(const std::string& data_spec, const std::string& dir) {
+  const std::vector<std::string> files = DataFiles(data_spec);
+  if (files.empty()) return data_spec;
+  std::vector<std::string> moved;
+  for (const std::string& f : files) moved.push_back(dir + "/" + std::filesystem::path(f).filename().string());
+  return absl::StrCat(data_spec.substr(0, 4), absl::StrJoin(moved, ","));
+}
+
+}  // namespace mliot

@@ -1,0 +1,65 @@
+// TaskSpec: an application's request, as submitted to the coordinator in
+// YAML (`mliot submit SPEC.yaml`):
+//
+//   name: kitchen-activity          # [a-z0-9_-], 1-64 characters
+//   data: csv:kitchen.csv           # any engine data spec
+//   label: activity                 # CSV label column (default: label)
+//   model:
+//     budget_s: 60
+//     time_bound_s: 10
+//     models: [knn, xgboost, mlp]   # or "knn,xgboost,mlp"
+//     reduce: auto
+//     hpo: bayes
+//     select: "min_accuracy(0.8) and lowest_latency(3)"
+//     background_class: idle
+//   device:
+//     require: "locality == 'local' and latency_ms <= 40"
+//     prefer: "max(memory_mb)"
+//
+// Unknown keys and bad values are InvalidArgument naming the key path, e.g.
+// `spec: model.budget_s: must be > 0, got -3` or `spec: unknown key
+// 'model.budgt_s'; known: budget_s, time_bound_s, ...`. Model names, the
+// reducer, the HPO strategy and the selection policy are checked against
+// the engine's registries; the device policy by coord/policy.h.
+#ifndef MLIOT_TRAIN_TASK_SPEC_H_
+#define MLIOT_TRAIN_TASK_SPEC_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "train/trainer.h"
+
+namespace mliot {
+
+struct TaskSpec {
+  std::string name;
+  std::string data;
+  std::string label = "label";
+  double budget_s = 60;
+  std::optional<double> time_bound_s;
+  std::vector<std::string> models;
+  std::string reduce = "auto";
+  std::string hpo = "bayes";
+  std::string select = kDefaultSelection;
+  std::optional<std::string> background_class;
+  std::string require;  // empty: any node
+  std::string prefer = "best_effort";
+};
+
+absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text);
+
+// The engine options for this spec (data_source and out_dir left empty).
+TrainOptions ToTrainOptions(const TaskSpec& spec);
+
+// Local files the data spec names (csv:PATH, idx:A,B), in order; empty for
+// data every node has (fashion-mnist:*).
+std::vector<std::string> DataFiles(const std::string& data_spec);
+
+// The same data spec with every file path replaced by `dir`/<basename>.
+std::string RelocateDataSpec(const std::string& data_spec, const std::string& dir);
+
+}  // namespace mliot
+
+#endif  // MLIOT_TRAIN_TASK_SPEC_H_

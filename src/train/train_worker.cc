@@ -1,0 +1,93 @@
+#include "train/train_worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_util.h"
+#include "data/csv.h"
+#include "data/source.h"
+#include "ml/hpo/strategy.h"
+#include "serve/bundle_reader.h"
+#include "train/adapt.h"
+
+namespace mliot {
+namespace fs = std::filesystem;
+namespace {
+
+void Log(const std::string& task, const std::string& line) {
+  std::fprintf(stderr, "train %s: %s\n", task.c_str(), line.c_str());
+  std::fflush(stderr);
+}
+
+// Pending feedback files, oldest first (names carry a monotonic stamp).
+std::vector<fs::path> PendingFeedback(const std::string& dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (absl::StartsWith(name, "feedback-") && absl::EndsWith(name, ".csv")) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>& stop) {
+  const std::string& task = o.spec.name;
+  if (!LatestBundleVersion(o.bundle_dir).ok()) {
+    LoadOptions load;
+    load.label_column = o.spec.label;
+    MLIOT_ASSIGN_OR_RETURN(Dataset data, LoadDataset(o.data_spec, load));
+    TrainOptions options = ToTrainOptions(o.spec);
+    options.out_dir = o.bundle_dir;
+    options.data_source = o.spec.data;
+    options.threads = o.threads;
+    Trainer trainer(BuiltinModels(), BuiltinStrategies());
+    trainer.set_progress([&](const std::string& line) { Log(task, line); });
+    MLIOT_ASSIGN_OR_RETURN(TrainReport report, trainer.Train(data, options));
+    Log(task, absl::StrCat("trained: version ", report.bundle_version, ", validation accuracy ",
+                           report.val_accuracy));
+  } else {
+    Log(task, "bundle present; serving it without re-training");
+  }
+  fs::create_directories(o.feedback_dir);
+  while (!stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const std::vector<fs::path> files = PendingFeedback(o.feedback_dir);
+    if (files.empty()) continue;
+    Dataset feedback;
+    feedback.source = o.feedback_dir;
+    for (const fs::path& f : files) {
+      CsvOptions csv;
+      csv.require_two_classes = false;
+      absl::StatusOr<Dataset> part = LoadCsv(f.string(), csv);
+      if (!part.ok()) {
+        Log(task, absl::StrCat("skipping bad feedback file: ", part.status().message()));
+        fs::remove(f);
+        continue;
+      }
+      MLIOT_RETURN_IF_ERROR(feedback.Append(*part));
+    }
+    if (feedback.rows == 0) continue;
+    AdaptOptions adapt;
+    adapt.threads = o.threads;
+    absl::StatusOr<AdaptReport> r =
+        Adapt(o.bundle_dir, feedback, adapt, [&](const std::string& line) { Log(task, line); });
+    if (!r.ok()) {
+      Log(task, absl::StrCat("adaptation failed, feedback kept for the next try: ", r.status().message()));
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      continue;
+    }
+    for (const fs::path& f : files) fs::remove(f);
+    Log(task, absl::StrCat("adapted with ", feedback.rows, " feedback rows: version ", r->version));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mliot
