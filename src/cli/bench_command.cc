@@ -132,8 +132,11 @@ Runner AddBenchCommand(CLI::App& app) {
   engine->add_option("--peer", args->peer, "auto | none")->capture_default_str();
   engine->add_option("--source-dir", args->source_dir, "mliot source tree (for bench/peer_sklearn.py)");
   engine->add_flag("--json", args->json, "print one JSON object as the last stdout line");
-  return [args, engine] {
+  auto scheduler = std::make_shared<std::function<int()>>();
+  AddBenchSchedulerCommand(bench, scheduler.get());
+  return [args, engine, scheduler] {
     if (engine->parsed()) return RunBenchEngine(*args);
+    if (int rc = (*scheduler)(); rc >= 0) return rc;
     return 2;
   };
 }

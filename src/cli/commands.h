@@ -18,6 +18,9 @@ Runner AddTrainCommand(CLI::App& app);
 Runner AddEvalCommand(CLI::App& app);
 Runner AddAdaptCommand(CLI::App& app);
 Runner AddBenchCommand(CLI::App& app);
+// `bench scheduler`, registered by AddBenchCommand; *runner returns -1 when
+// it was not chosen.
+void AddBenchSchedulerCommand(CLI::App* bench, std::function<int()>* runner);
 // coordinator, node, worker, up: returns -1 when none of them was chosen.
 Runner AddServerCommands(CLI::App& app);
 // nodes, submit, tasks, wait, predict, feedback, cancel: -1 likewise.

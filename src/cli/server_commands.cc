@@ -1,5 +1,9 @@
 // Long-running roles: `mliot coordinator`, `mliot node`, `mliot worker` and
 // the embedded default `mliot up` (coordinator + one node in one process).
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -69,6 +73,10 @@ struct WorkerArgs {
 };
 
 int RunWorker(WorkerArgs& a) {
+  // A worker dies with its node agent: a device that dies takes its workers
+  // with it, and an agent killed with SIGKILL must not leave orphans serving.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() == 1) return 1;  // the agent was already gone
   const std::atomic<bool>& stop = StopOnSignal();
   absl::StatusOr<std::string> yaml = ReadFile(a.task_dir + "/spec.yaml");
   if (!yaml.ok()) return Fail(yaml.status());

@@ -240,16 +240,24 @@ grpc::Status CoordinatorService::RegisterNode(grpc::ServerContext*, const v1::Re
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
-                                           v1::HeartbeatResponse* response) {
-  if (!registry_.Heartbeat(*request)) {
+grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
+                                                        const v1::HeartbeatRequest* request,
+                                                        v1::HeartbeatResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  HandleHeartbeat(*request, response);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatResponse* response) {
+  if (!registry_.Heartbeat(request)) {
     response->set_reregister(true);
-    return grpc::Status::OK;
+    return;
   }
   absl::MutexLock lock(&mu_);
-  for (const v1::TaskStatus& s : request->tasks()) {
+  for (const v1::TaskStatus& s : request.tasks()) {
     auto it = tasks_.find(s.task());
-    if (it == tasks_.end() || it->second.record.node != request->node()) continue;
+    if (it == tasks_.end() || it->second.record.node != request.node()) continue;
     TaskEntry& t = it->second;
     const TaskState state = StateOf(s.phase());
     t.serving_address = s.serving_address();
@@ -263,14 +271,13 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*, const v1::Heart
     }
   }
   for (const auto& [name, t] : tasks_) {
-    if (t.record.node != request->node()) continue;
+    if (t.record.node != request.node()) continue;
     v1::TaskAssignment* a = response->add_assignments();
     a->set_task(name);
     a->set_spec_yaml(t.record.spec_yaml);
     a->set_token(t.record.token);
     a->set_stored_version(StoredVersion(name));
   }
-  return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorService::UploadBundle(grpc::ServerContext* context,

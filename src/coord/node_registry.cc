@@ -72,6 +72,9 @@ std::vector<NodeEntry> NodeRegistry::All() const {
 std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::string, int>& task_counts) const {
   absl::MutexLock lock(&mu_);
   std::vector<PlacementCandidate> out;
+  out.reserve(nodes_.size());
+  // Both maps are sorted by name: walk them together instead of a lookup per node.
+  auto count = task_counts.begin();
   for (const auto& [name, e] : nodes_) {
     PlacementCandidate c;
     NodeView& v = c.node;
@@ -86,8 +89,8 @@ std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::str
     v.mem = e.metrics.mem();
     v.load = e.metrics.load();
     v.free_cpu = std::max(0.0, v.cores * (1.0 - v.cpu / 100.0));
-    auto count = task_counts.find(name);
-    v.tasks = count == task_counts.end() ? 0 : count->second;
+    while (count != task_counts.end() && count->first < name) ++count;
+    v.tasks = count != task_counts.end() && count->first == name ? count->second : 0;
     v.alive = e.alive;
     c.bench.image_predict_ms = e.info.benchmark().image_predict_ms();
     c.bench.sensor_predict_ms = e.info.benchmark().sensor_predict_ms();

@@ -28,6 +28,7 @@ Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& r
                 const PreferRule& prefer, const TaskProfile& task) {
   Placement placement;
   std::vector<NodeView> eligible;
+  eligible.reserve(candidates.size());
   for (PlacementCandidate& c : candidates) {
     NodeView& node = c.node;
     if (!node.alive) {
@@ -36,9 +37,12 @@ Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& r
     }
     node.latency_ms = PredictLatencyMs(node, c.bench, task, node.tasks + 1);
     node.train_s = PredictTrainS(node, c.bench, task);
-    std::string why;
-    if (!require.Matches(node, &why)) {
-      placement.reasons[node.name] = std::move(why);
+    if (!require.Matches(node)) {
+      // Explaining costs string work; only rejected nodes need it.
+      std::string why;
+      require.Matches(node, &why);
+      // Candidates usually arrive sorted by name: the hint makes this O(1).
+      placement.reasons.emplace_hint(placement.reasons.end(), node.name, std::move(why));
       continue;
     }
     eligible.push_back(std::move(node));
@@ -74,6 +78,7 @@ Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& r
     if (a.load != b.load) return a.load < b.load;
     return *a.name < *b.name;
   });
+  placement.ranking.reserve(ranked.size());
   for (const Ranked& r : ranked) placement.ranking.push_back(*r.name);
   if (!placement.ranking.empty()) {
     placement.accepted = true;

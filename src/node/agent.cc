@@ -321,6 +321,10 @@ void NodeAgent::Run(const std::atomic<bool>& stop) {
           registered_ = false;
         } else {
           Reconcile(response);
+          // New assignments start now rather than a heartbeat later.
+          for (auto& [name, run] : tasks_) {
+            if (!run.prepared) Drive(run);
+          }
         }
       }
     }
