@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<v1::Serving::Stub>> Client::ServingStub(const v1:
 }
 
 absl::StatusOr<Client::PredictResult> Client::Predict(const std::string& task, const Dataset& data,
-                                                      const std::string& token_override) {
+                                                      const std::string& token_override, double duration_s) {
   MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task));
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<v1::Serving::Stub> stub, ServingStub(info));
   const std::string token = token_override.empty() ? info.token() : token_override;
@@ -73,7 +73,10 @@ absl::StatusOr<Client::PredictResult> Client::Predict(const std::string& task, c
   r.node = info.node();
   std::vector<double> ms;
   int64_t correct = 0;
-  for (int64_t i = 0; i < data.rows; ++i) {
+  if (data.rows == 0) return r;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(duration_s);
+  for (int64_t k = 0; k < data.rows || (duration_s > 0 && std::chrono::steady_clock::now() < until); ++k) {
+    const int64_t i = k % data.rows;
     v1::PredictRequest request;
     request.set_task(task);
     request.set_rows(1);
@@ -100,6 +103,7 @@ absl::StatusOr<Client::PredictResult> Client::Predict(const std::string& task, c
     }
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     ++r.n;
+    if (r.n == 1) r.first_version = response.version();
     r.version = response.version();
     const v1::Prediction& p = response.predictions(0);
     r.stage1 += p.stage() == 1;

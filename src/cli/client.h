@@ -32,15 +32,17 @@ class Client {
     int64_t labelled = 0;
     double accuracy = 0;
     double p50_ms = 0, p99_ms = 0;  // end to end, single row, measured here
+    int64_t first_version = 0;      // of the first answer
     int64_t version = 0;            // of the last answer
     int64_t failed = 0;             // requests that failed
     int64_t stage1 = 0;
     std::string node;
   };
   // Sends every row of `data` as a single-row Predict to the task's serving
-  // worker; labels (when present) are matched by class name.
+  // worker; labels (when present) are matched by class name. With
+  // `duration_s` > 0 it keeps cycling through the rows that long.
   absl::StatusOr<PredictResult> Predict(const std::string& task, const Dataset& data,
-                                        const std::string& token_override = "");
+                                        const std::string& token_override = "", double duration_s = 0);
   // Sends labelled rows as feedback; returns the rows accepted.
   absl::StatusOr<int64_t> Feedback(const std::string& task, const Dataset& data,
                                    const std::string& token_override = "");

@@ -12,6 +12,7 @@
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
 #include "common/status_util.h"
+#include "coord/policy.h"
 #include "data/source.h"
 #include "train/task_spec.h"
 
@@ -29,6 +30,7 @@ struct ClientArgs {
   std::string data;
   std::string label = "label";
   std::string token;
+  double duration_s = 0;
 };
 
 std::string StateName(v1::TaskPhase phase) {
@@ -89,6 +91,13 @@ int Submit(ClientArgs& a) {
   if (!yaml.ok()) return Fail(yaml.status());
   absl::StatusOr<TaskSpec> spec = ParseTaskSpec(*yaml);
   if (!spec.ok()) return Fail(Annotate(spec.status(), a.spec_path));
+  // Policies are checked here too, so a bad one costs no upload.
+  if (absl::Status s = RequireExpr::Parse(spec->require).status(); !s.ok()) {
+    return Fail(Annotate(s, absl::StrCat(a.spec_path, ": spec: device.require")));
+  }
+  if (absl::Status s = PreferRule::Parse(spec->prefer).status(); !s.ok()) {
+    return Fail(Annotate(s, absl::StrCat(a.spec_path, ": spec: device.prefer")));
+  }
   v1::SubmitRequest request;
   request.set_spec_yaml(*yaml);
   // Data files are resolved relative to the spec file and shipped with it.
@@ -202,10 +211,10 @@ int PredictOrFeedback(ClientArgs& a, bool feedback) {
     else std::printf("%lld feedback rows accepted for %s\n", static_cast<long long>(*accepted), a.task.c_str());
     return 0;
   }
-  absl::StatusOr<Client::PredictResult> r = client->Predict(a.task, *data, a.token);
+  absl::StatusOr<Client::PredictResult> r = client->Predict(a.task, *data, a.token, a.duration_s);
   if (!r.ok()) return Fail(r.status());
   nlohmann::json out = {{"n", r->n}, {"latency_ms", {{"p50", r->p50_ms}, {"p99", r->p99_ms}}},
-                        {"version", r->version}, {"node", r->node}, {"failed", r->failed},
+                        {"version", r->version}, {"first_version", r->first_version}, {"node", r->node}, {"failed", r->failed},
                         {"stage1_answers", r->stage1}};
   if (r->labelled > 0) out["accuracy"] = r->accuracy;
   if (a.json) {
@@ -261,6 +270,9 @@ Runner AddClientCommands(CLI::App& app) {
     cmd->add_option("--data", args->data, "data spec: " + DataSpecForms())->required();
     cmd->add_option("--label", args->label, "label column of a CSV file")->capture_default_str();
     cmd->add_option("--token", args->token, "bearer token (default: from the coordinator)");
+    if (cmd == predict) {
+      cmd->add_option("--duration-s", args->duration_s, "keep cycling through the rows this long (a steady load)");
+    }
   }
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a task");
   common(cancel, false);
