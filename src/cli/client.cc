@@ -116,6 +116,7 @@ absl::StatusOr<Client::PredictResult> Client::Predict(const std::string& task, c
   r.accuracy = r.labelled > 0 ? static_cast<double>(correct) / static_cast<double>(r.labelled) : 0;
   r.p50_ms = Percentile(ms, 0.5);
   r.p99_ms = Percentile(ms, 0.99);
+  r.all_ms = std::move(ms);
   return r;
 }
 

@@ -36,6 +36,7 @@ class Client {
     int64_t version = 0;            // of the last answer
     int64_t failed = 0;             // requests that failed
     int64_t stage1 = 0;
+    std::vector<double> all_ms;     // every successful request's latency
     std::string node;
   };
   // Sends every row of `data` as a single-row Predict to the task's serving

@@ -88,6 +88,7 @@ int RunWorker(WorkerArgs& a) {
     o.data_spec = RelocateDataSpec(spec->data, a.task_dir + "/data");
     o.bundle_dir = a.task_dir + "/bundle";
     o.feedback_dir = a.task_dir + "/feedback";
+    o.status_path = a.task_dir + "/train.status";
     o.threads = a.threads;
     absl::Status s = RunTrainWorker(o, stop);
     return s.ok() ? 0 : Fail(s);

@@ -252,7 +252,13 @@ v1::TaskStatus NodeAgent::StatusOf(const TaskRun& run) const {
   } else {
     s.set_phase(v1::TASK_PHASE_TRAINING);  // training, or the serving worker is starting
   }
-  s.set_message(train_failed ? "training worker keeps crashing; see train.log" : run.error);
+  if (train_failed) {
+    s.set_message("training worker keeps crashing; see train.log");
+  } else if (!run.error.empty()) {
+    s.set_message(run.error);
+  } else if (absl::StatusOr<std::string> status = ReadFile(run.dir + "/train.status"); status.ok()) {
+    s.set_message(*status);
+  }
   return s;
 }
 

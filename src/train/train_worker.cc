@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -40,7 +41,15 @@ std::vector<fs::path> PendingFeedback(const std::string& dir) {
 
 absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>& stop) {
   const std::string& task = o.spec.name;
+  auto status = [&](const std::string& line) {
+    if (o.status_path.empty()) return;
+    const std::string tmp = o.status_path + ".tmp";
+    std::ofstream(tmp) << line;
+    std::error_code ec;
+    fs::rename(tmp, o.status_path, ec);
+  };
   if (!LatestBundleVersion(o.bundle_dir).ok()) {
+    status("training");
     LoadOptions load;
     load.label_column = o.spec.label;
     MLIOT_ASSIGN_OR_RETURN(Dataset data, LoadDataset(o.data_spec, load));
@@ -53,8 +62,10 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
     MLIOT_ASSIGN_OR_RETURN(TrainReport report, trainer.Train(data, options));
     Log(task, absl::StrCat("trained: version ", report.bundle_version, ", validation accuracy ",
                            report.val_accuracy));
+    status(absl::StrCat("trained: version ", report.bundle_version));
   } else {
     Log(task, "bundle present; serving it without re-training");
+    status(absl::StrCat("serving stored version ", *LatestBundleVersion(o.bundle_dir), " without re-training"));
   }
   fs::create_directories(o.feedback_dir);
   while (!stop.load()) {
@@ -75,6 +86,7 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
       MLIOT_RETURN_IF_ERROR(feedback.Append(*part));
     }
     if (feedback.rows == 0) continue;
+    status(absl::StrCat("adapting with ", feedback.rows, " feedback rows"));
     AdaptOptions adapt;
     adapt.threads = o.threads;
     absl::StatusOr<AdaptReport> r =
@@ -86,6 +98,7 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
     }
     for (const fs::path& f : files) fs::remove(f);
     Log(task, absl::StrCat("adapted with ", feedback.rows, " feedback rows: version ", r->version));
+    status(absl::StrCat("adapted with ", feedback.rows, " feedback rows: version ", r->version));
   }
   return absl::OkStatus();
 }

@@ -26,6 +26,10 @@ struct TrainWorkerOptions {
   std::string data_spec;     // the spec's data, relocated to files on this node
   std::string bundle_dir;
   std::string feedback_dir;
+  // One line saying what the worker is doing ("training", "idle: version 3",
+  // "adapting 1000 feedback rows", "adapted with 1000 feedback rows: version
+  // 4"), replaced atomically; the node reports it as the task's message.
+  std::string status_path;
   int threads = 0;
 };
 
