@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build demo test test-sanitize bench format clean
+.PHONY: deps configure build demo engine-demo test test-integration test-sanitize bench format clean
 
 deps:
 	scripts/install-deps
@@ -14,8 +14,15 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Main job: trains and evaluates the Fashion-MNIST demo and prints a summary.
+# Main job: the embedded default (coordinator + one node in one process) with
+# the Fashion-MNIST demo task: trains, streams the test set through predict,
+# gives feedback, and prints a live summary per bundle version.
+DEMO_LISTEN ?= 127.0.0.1:7070
 demo: build
+	$(BUILD_DIR)/mliot up --demo --listen $(DEMO_LISTEN) --data-dir .mliot
+
+# The engine alone: train + evaluate Fashion-MNIST (120 s budget), a summary.
+engine-demo: build
 	scripts/demo
 
 # Builds everything and runs every test; under CI (CI=true) the unit tests
@@ -26,6 +33,9 @@ test: build
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, with
 # assertions on (Eigen checks dimensions) and -O1 to keep them fast enough.
+test-integration: build
+	cd $(BUILD_DIR) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -L integration
+
 test-sanitize: deps
 	$(MAKE) build BUILD_DIR=build-asan CMAKE_FLAGS="-DMLIOT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-O1 -g'"
 	cd build-asan && OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j $(JOBS) -L unit

@@ -1,11 +1,8 @@
 #include "process.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "common/grpc_util.h"
 
 extern char** environ;
 
@@ -55,17 +54,7 @@ pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out, cons
 std::string MliotBinary() { return Env("MLIOT_BINARY", "build/mliot"); }
 std::string SourceDir() { return Env("MLIOT_SOURCE_DIR", "."); }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+int FreePort() { return FreeLoopbackPort(); }
 
 Process::Process(const std::vector<std::string>& argv, const std::string& log) : log_(log) {
   std::vector<std::string> full = {MliotBinary()};

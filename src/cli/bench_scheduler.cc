@@ -58,19 +58,6 @@ v1::NodeInfo SimulatedNode(int i, std::mt19937& rng) {
   return info;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
-
 struct BenchArgs {
   int nodes = 1000;
   int heartbeat_nodes = 10000;
@@ -118,7 +105,7 @@ int Run(const BenchArgs& a) {
   // ---- heartbeats against a real coordinator process
   const std::string dir = (std::filesystem::temp_directory_path() / absl::StrCat("mliot-bench-sched-", getpid())).string();
   std::filesystem::create_directories(dir);
-  const std::string address = absl::StrCat("127.0.0.1:", FreePort());
+  const std::string address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
   std::vector<std::string> args = {SelfExe(), "coordinator", "--listen", address, "--data-dir", dir + "/coord"};
   std::vector<char*> argv;
   for (std::string& s : args) argv.push_back(s.data());

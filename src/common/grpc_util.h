@@ -46,6 +46,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Writes `path` atomically (temporary file + rename).
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
 
+// A loopback TCP port that was free a moment ago (tests and benchmarks).
+int FreeLoopbackPort();
+
 }  // namespace mliot
 
 #endif  // MLIOT_COMMON_GRPC_UTIL_H_
