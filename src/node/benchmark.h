@@ -7,7 +7,11 @@
 // single-row latency of each is timed; training speed is the time of a
 // fixed fit relative to the reference machine (the 2-core development box,
 // where `quick` takes ~1.5 s). `quick` uses small sizes (tests, emulated
-// nodes); `full` four times more rows and more timing repetitions.
+// nodes); `full` four times more rows, more timing repetitions, and times
+// every model kind (`kind_predict_ms`). Either way the benchmark paces
+// itself to ~10 % of the machine's CPU (sleeping between steps), so a node
+// joining beside running tasks barely disturbs them; `cpu_share` reports
+// what it used.
 #ifndef MLIOT_NODE_BENCHMARK_H_
 #define MLIOT_NODE_BENCHMARK_H_
 
