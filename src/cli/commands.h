@@ -25,6 +25,8 @@ void AddBenchSchedulerCommand(CLI::App* bench, std::function<int()>* runner);
 Runner AddServerCommands(CLI::App& app);
 // nodes, submit, tasks, wait, predict, feedback, cancel: -1 likewise.
 Runner AddClientCommands(CLI::App& app);
+// device simulate, bench transport (under `bench`): -1 likewise.
+Runner AddStreamCommands(CLI::App& app, CLI::App* bench);
 
 }  // namespace mliot::cli
 

@@ -1,0 +1,313 @@
+// The data path's commands: `mliot device simulate` and
+// `mliot bench transport`.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "cli/cli_util.h"
+#include "cli/cluster_flags.h"
+#include "cli/commands.h"
+#include "data/source.h"
+#include "stream/device_simulator.h"
+#include "stream/ingest.h"
+#include "stream/kafka_mock.h"
+#include "stream/mosquitto_broker.h"
+#include "stream/transport.h"
+
+namespace mliot::cli {
+namespace {
+
+using stream::BrokerUri;
+
+struct SimulateArgs {
+  std::string data;
+  std::string label = "label";
+  std::string broker;
+  std::string task;
+  std::string rate = "max";
+  std::string device = "device-1";
+  int64_t count = 0;
+  int qos = 1;
+  bool json = false;
+};
+
+absl::StatusOr<double> ParseRate(const std::string& rate) {
+  if (rate == "max") return 0.0;
+  double r = 0;
+  if (!absl::SimpleAtod(rate, &r) || r <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--rate '", rate, "': a positive number of samples per second, or max"));
+  }
+  return r;
+}
+
+int RunSimulate(const SimulateArgs& a) {
+  absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(a.broker);
+  if (!uri.ok()) return Fail(uri.status());
+  absl::StatusOr<double> rate = ParseRate(a.rate);
+  if (!rate.ok()) return Fail(rate.status());
+  if (a.task.empty()) return Fail(absl::InvalidArgumentError("--task is required"));
+  LoadOptions load;
+  load.label_column = a.label;
+  absl::StatusOr<Dataset> data = LoadDataset(a.data, load);
+  if (!data.ok()) return Fail(data.status());
+  stream::TransportOptions t;
+  t.qos = a.qos;
+  t.client_id = absl::StrCat("mliot-device-", a.device, "-", getpid());
+  absl::StatusOr<std::unique_ptr<stream::Publisher>> pub = stream::OpenPublisher(*uri, t);
+  if (!pub.ok()) return Fail(pub.status());
+  stream::SimulateOptions o;
+  o.task = a.task;
+  o.device = a.device;
+  o.rate = *rate;
+  o.count = a.count;
+  const std::atomic<bool>& stop = StopOnSignal();
+  absl::StatusOr<stream::SimulateReport> r =
+      stream::Simulate(*data, **pub, o, stop, [](const stream::SimulateReport& p) {
+        Progress(absl::StrFormat("device: %d samples in %.1fs (%.0f/s)", p.samples, p.elapsed_s,
+                                 p.samples / std::max(1e-9, p.elapsed_s)));
+      });
+  if (!r.ok()) return Fail(r.status());
+  const nlohmann::json out = {{"samples", r->samples},
+                              {"messages", r->messages},
+                              {"bytes", r->bytes},
+                              {"elapsed_s", r->elapsed_s},
+                              {"samples_per_s", r->samples / std::max(1e-9, r->elapsed_s)}};
+  if (a.json) PrintJson(out);
+  else std::printf("sent %lld samples to %s in %.1f s\n", static_cast<long long>(r->samples), uri->ToString().c_str(), r->elapsed_s);
+  return 0;
+}
+
+struct TransportBenchArgs {
+  std::string broker = "mqtt";
+  int64_t count = 50000;
+  int64_t size = 784;
+  bool json = false;
+};
+
+// A broker of the requested kind, owned for the benchmark's duration.
+constexpr int kBenchLabels = 64;  // distinct keys (labels) of the synthetic samples
+
+struct BenchBroker {
+  std::unique_ptr<stream::MosquittoBroker> mosquitto;
+  std::unique_ptr<stream::KafkaMockCluster> kafka;
+  std::string base;  // scheme://host:port/
+};
+
+absl::StatusOr<BenchBroker> StartBroker(const std::string& kind, const std::string& dir) {
+  BenchBroker b;
+  if (kind == "mqtt") {
+    absl::StatusOr<std::unique_ptr<stream::MosquittoBroker>> m = stream::MosquittoBroker::Start(dir + "/mosquitto");
+    if (!m.ok()) return m.status();
+    b.mosquitto = std::move(*m);
+    b.base = absl::StrCat("mqtt://127.0.0.1:", b.mosquitto->port(), "/");
+  } else {
+    // The mock keeps ~5 MiB per partition and the label is the key: one
+    // partition per label spreads the 40 MB, and the benchmark consumes
+    // while it produces.
+    absl::StatusOr<std::unique_ptr<stream::KafkaMockCluster>> k =
+        stream::KafkaMockCluster::Start(1, "mliot.bench.samples", kBenchLabels);
+    if (!k.ok()) return k.status();
+    b.kafka = std::move(*k);
+    if (absl::Status s = b.kafka->CreateTopic("mliot.bench.peer", kBenchLabels); !s.ok()) return s;
+    b.base = absl::StrCat("kafka://", b.kafka->bootstraps(), "/");
+  }
+  return b;
+}
+
+struct Throughput {
+  int64_t received = 0;
+  int64_t lost = 0;
+  double seconds = 0;
+};
+
+// Publishes `count` messages through `publish` while `received` counts what
+// arrives; times from the first publish to the last arrival (or a stall).
+Throughput Measure(int64_t count, const std::function<absl::Status()>& publish_all,
+                   const std::function<int64_t()>& received) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s = publish_all();
+  if (!s.ok()) Progress(absl::StrCat("publish: ", s.message()));
+  int64_t last = -1;
+  auto last_change = std::chrono::steady_clock::now();
+  auto done_at = last_change;
+  while (true) {
+    const int64_t now_received = received();
+    const auto now = std::chrono::steady_clock::now();
+    if (now_received != last) {
+      last = now_received;
+      last_change = now;
+      done_at = now;
+    }
+    if (now_received >= count || now - last_change > std::chrono::seconds(10)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  Throughput t;
+  t.received = std::min(last, count);
+  t.lost = count - t.received;
+  t.seconds = std::chrono::duration<double>(done_at - start).count();
+  return t;
+}
+
+// Publishes a warm-up message every 100 ms until `received` moves (at most 30 s).
+absl::Status WarmUp(stream::Publisher& pub, const std::function<int64_t()>& received) {
+  const int64_t before = received();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (absl::Status s = pub.Publish("warmup", "warmup"); !s.ok()) return s;
+    (void)pub.Flush(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (received() > before) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // late warm-ups arrive now
+      return absl::OkStatus();
+    }
+  }
+  return absl::DeadlineExceededError("subscriber received nothing within 30 s");
+}
+
+int RunBenchTransport(const TransportBenchArgs& a) {
+  if (a.count <= 0 || a.size <= 0) return Fail(absl::InvalidArgumentError("--count and --size must be positive"));
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / absl::StrCat("mliot-bench-transport-", getpid())).string();
+  absl::StatusOr<BenchBroker> broker = StartBroker(a.broker, dir);
+  if (!broker.ok()) return Fail(broker.status());
+  // Synthetic device data: `size` bytes per sample (uint8 pixels, 1 x size).
+  Dataset data;
+  data.rows = std::min<int64_t>(a.count, 1000);
+  data.cols = a.size;
+  data.shape = ImageShape{1, static_cast<int>(a.size)};
+  for (int c = 0; c < kBenchLabels; ++c) data.class_names.push_back(absl::StrCat("c", c));
+  data.source = "synthetic";
+  for (int64_t i = 0; i < data.rows; ++i) {
+    data.labels.push_back(static_cast<int32_t>(i % kBenchLabels));
+    for (int64_t j = 0; j < a.size; ++j) data.features.push_back(static_cast<float>((i + j) % 256) / 255.0f);
+  }
+  stream::TransportOptions t;
+  t.qos = 1;
+
+  // 1. The ingest path: device simulator -> broker -> Ingestor (reassembly).
+  // Kafka topic names may not contain '/'.
+  const std::string sep = a.broker == "kafka" ? "." : "/";
+  absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(absl::StrCat(broker->base, "mliot", sep, "bench", sep, "samples"));
+  if (!uri.ok()) return Fail(uri.status());
+  absl::Mutex mu;
+  std::set<std::string> ids;
+  int64_t bytes = 0;
+  t.client_id = absl::StrCat("mliot-ingest-", getpid());
+  absl::StatusOr<std::unique_ptr<stream::Subscriber>> sub = stream::OpenSubscriber(*uri, t);
+  if (!sub.ok()) return Fail(sub.status());
+  stream::Ingestor ingest(std::move(*sub), [&](v1::Sample&& s) {
+    absl::MutexLock lock(&mu);
+    bytes += static_cast<int64_t>(s.payload().size());
+    ids.insert(s.id());
+  });
+  if (absl::Status s = ingest.Start(); !s.ok()) return Fail(s);
+  t.client_id = absl::StrCat("mliot-device-", getpid());
+  absl::StatusOr<std::unique_ptr<stream::Publisher>> pub = stream::OpenPublisher(*uri, t);
+  if (!pub.ok()) return Fail(pub.status());
+  // Wait until the subscription is live (a Kafka group join takes seconds):
+  // warm-up messages, which the ingest path counts as malformed.
+  if (absl::Status s = WarmUp(**pub, [&] { return ingest.counters().messages; }); !s.ok()) return Fail(s);
+  const int64_t warmup_malformed = ingest.counters().malformed;
+  Progress(absl::StrCat("ingest: ", a.count, " samples of ", a.size, " bytes through ", uri->ToString()));
+  stream::SimulateOptions so;
+  so.task = "bench";
+  so.count = a.count;
+  std::atomic<bool> stop{false};
+  const Throughput ingest_t = Measure(
+      a.count, [&] { return stream::Simulate(data, **pub, so, stop).status(); },
+      [&] {
+        absl::MutexLock lock(&mu);
+        return static_cast<int64_t>(ids.size());
+      });
+  ingest.Stop();
+  const stream::IngestCounters counters = ingest.counters();
+
+  // 2. The peer: a bare publish/subscribe loop, same client library and broker.
+  absl::StatusOr<BrokerUri> peer_uri = BrokerUri::Parse(absl::StrCat(broker->base, "mliot", sep, "bench", sep, "peer"));
+  std::atomic<int64_t> peer_received{0};
+  t.client_id = absl::StrCat("mliot-peer-sub-", getpid());
+  absl::StatusOr<std::unique_ptr<stream::Subscriber>> peer_sub = stream::OpenSubscriber(*peer_uri, t);
+  if (!peer_sub.ok()) return Fail(peer_sub.status());
+  if (absl::Status s = (*peer_sub)->Start([&](const stream::Message&) { peer_received.fetch_add(1); }); !s.ok()) {
+    return Fail(s);
+  }
+  t.client_id = absl::StrCat("mliot-peer-pub-", getpid());
+  absl::StatusOr<std::unique_ptr<stream::Publisher>> peer_pub = stream::OpenPublisher(*peer_uri, t);
+  if (!peer_pub.ok()) return Fail(peer_pub.status());
+  if (absl::Status s = WarmUp(**peer_pub, [&] { return peer_received.load(); }); !s.ok()) return Fail(s);
+  peer_received.store(0);
+  const std::string payload(static_cast<size_t>(a.size), 'x');
+  Progress("peer: bare publish/subscribe loop");
+  const Throughput peer_t = Measure(
+      a.count,
+      [&]() -> absl::Status {
+        for (int64_t i = 0; i < a.count; ++i) {
+          if (absl::Status s = (*peer_pub)->Publish(data.class_names[static_cast<size_t>(i % kBenchLabels)], payload);
+              !s.ok()) {
+            return s;
+          }
+        }
+        return (*peer_pub)->Flush(60);
+      },
+      [&] { return peer_received.load(); });
+  (*peer_sub)->Stop();
+  std::filesystem::remove_all(dir);
+
+  const double msgs_per_s = ingest_t.received / std::max(1e-9, ingest_t.seconds);
+  const double peer_per_s = peer_t.received / std::max(1e-9, peer_t.seconds);
+  const nlohmann::json out = {
+      {"broker", a.broker},
+      {"msgs", ingest_t.received},
+      {"lost", ingest_t.lost},
+      {"msgs_per_s", msgs_per_s},
+      {"mb_per_s", static_cast<double>(bytes) / 1e6 / std::max(1e-9, ingest_t.seconds)},
+      {"malformed", counters.malformed - warmup_malformed},
+      {"duplicates", counters.duplicates},
+      {"fraction_of_peer", msgs_per_s / std::max(1e-9, peer_per_s)},
+      {"peer", {{"msgs_per_s", peer_per_s}, {"msgs", peer_t.received}, {"lost", peer_t.lost}}}};
+  if (a.json) PrintJson(out);
+  else std::printf("%s\n", out.dump(2).c_str());
+  return ingest_t.lost == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+Runner AddStreamCommands(CLI::App& app, CLI::App* bench) {
+  auto sim = std::make_shared<SimulateArgs>();
+  CLI::App* device = app.add_subcommand("device", "IoT device tools");
+  device->require_subcommand(1);
+  CLI::App* simulate = device->add_subcommand("simulate", "publish a data set as an IoT device would");
+  simulate->add_option("--data", sim->data, "data spec: " + DataSpecForms())->required();
+  simulate->add_option("--label", sim->label, "label column of CSV data")->capture_default_str();
+  simulate->add_option("--broker", sim->broker, "mqtt://HOST:PORT/TOPIC or kafka://HOST:PORT/TOPIC")->required();
+  simulate->add_option("--task", sim->task, "task the samples belong to")->required();
+  simulate->add_option("--rate", sim->rate, "samples per second, or max")->capture_default_str();
+  simulate->add_option("--device", sim->device, "device id")->capture_default_str();
+  simulate->add_option("--count", sim->count, "samples to send (default: every row once)");
+  simulate->add_option("--qos", sim->qos, "MQTT QoS: 0 or 1")->check(CLI::IsMember({0, 1}))->capture_default_str();
+  simulate->add_flag("--json", sim->json, "print one JSON object as the last stdout line");
+
+  auto tb = std::make_shared<TransportBenchArgs>();
+  CLI::App* transport = bench->add_subcommand("transport", "ingest throughput over MQTT or Kafka vs a bare loop");
+  transport->add_option("--broker", tb->broker, "mqtt | kafka")->check(CLI::IsMember({"mqtt", "kafka"}))->capture_default_str();
+  transport->add_option("--count", tb->count, "samples")->capture_default_str();
+  transport->add_option("--size", tb->size, "payload bytes per sample")->capture_default_str();
+  transport->add_flag("--json", tb->json, "print one JSON object as the last stdout line");
+  return [sim, simulate, tb, transport]() -> int {
+    if (simulate->parsed()) return RunSimulate(*sim);
+    if (transport->parsed()) return RunBenchTransport(*tb);
+    return -1;
+  };
+}
+
+}  // namespace mliot::cli

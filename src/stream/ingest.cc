@@ -1,0 +1,46 @@
+#include "stream/ingest.h"
+
+#include <chrono>
+
+namespace mliot::stream {
+namespace {
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Ingestor::Ingestor(std::unique_ptr<Subscriber> subscriber, Sink sink, double ttl_s)
+    : subscriber_(std::move(subscriber)), sink_(std::move(sink)), reassembler_(ttl_s) {}
+
+Ingestor::~Ingestor() { Stop(); }
+
+absl::Status Ingestor::Start() {
+  return subscriber_->Start([this](const Message& m) { OnMessage(m); });
+}
+
+void Ingestor::Stop() {
+  if (subscriber_) subscriber_->Stop();
+}
+
+IngestCounters Ingestor::counters() const {
+  absl::MutexLock lock(&mu_);
+  return reassembler_.counters();
+}
+
+void Ingestor::OnMessage(const Message& m) {
+  std::optional<v1::Sample> sample;
+  {
+    absl::MutexLock lock(&mu_);
+    const double now = NowSeconds();
+    sample = reassembler_.Add(m.payload, now);
+    if (now - last_expire_s_ > 1) {
+      reassembler_.Expire(now);
+      last_expire_s_ = now;
+    }
+  }
+  if (sample.has_value()) sink_(std::move(*sample));
+}
+
+}  // namespace mliot::stream

@@ -1,0 +1,80 @@
+// Message transports for the data path, chosen by URI:
+//   mqtt://HOST:PORT/TOPIC   Eclipse Paho C++ (QoS 0/1, persistent sessions,
+//                            shared subscriptions $share/GROUP/TOPIC)
+//   kafka://HOST:PORT/TOPIC  librdkafka (consumer groups, committed offsets)
+// A Publisher sends (key, payload) pairs; a Subscriber calls a handler for
+// each message it receives, on the transport's own thread. A broker that is
+// down or goes away is retried with back-off by both.
+#ifndef MLIOT_STREAM_TRANSPORT_H_
+#define MLIOT_STREAM_TRANSPORT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace mliot::stream {
+
+struct BrokerUri {
+  std::string scheme;  // mqtt | kafka
+  std::string host;
+  int port = 0;
+  std::string topic;   // may contain '/', e.g. mliot/kitchen/samples
+
+  // "mqtt://127.0.0.1:1883/mliot/t/samples"; errors name the bad part.
+  static absl::StatusOr<BrokerUri> Parse(const std::string& uri);
+  std::string HostPort() const;
+  std::string ToString() const;
+};
+
+struct TransportOptions {
+  std::string client_id;      // MQTT client id / Kafka client.id; generated when empty
+  int qos = 1;                // MQTT: 0 or 1
+  bool clean_session = true;  // MQTT: false keeps the session (and QoS-1 queue) across reconnects
+  std::string group;          // MQTT shared subscription / Kafka consumer group
+  std::string username, password;
+  std::string tls_ca;         // PEM CA: TLS to the broker when set
+  // MQTT: outstanding QoS-1 publishes before Publish waits. Paho scans its
+  // pending list per acknowledgement: a few hundred is faster than thousands.
+  int64_t max_in_flight = 256;
+};
+
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  // Queues one message; blocks while too many are in flight. Returns an
+  // error only when the transport is closed or the broker refused it for good.
+  virtual absl::Status Publish(const std::string& key, const std::string& payload) = 0;
+  // Waits until everything published so far is acknowledged (QoS 1 / acks).
+  virtual absl::Status Flush(double timeout_s) = 0;
+};
+
+struct Message {
+  std::string topic;
+  std::string key;
+  std::string payload;
+};
+
+class Subscriber {
+ public:
+  using Handler = std::function<void(const Message&)>;
+  virtual ~Subscriber() = default;
+  // Subscribes and starts delivering to `handler` (on the transport's thread).
+  virtual absl::Status Start(Handler handler) = 0;
+  virtual void Stop() = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Publisher>> OpenPublisher(const BrokerUri& uri, const TransportOptions& options);
+absl::StatusOr<std::unique_ptr<Subscriber>> OpenSubscriber(const BrokerUri& uri, const TransportOptions& options);
+
+// Per-scheme factories (mqtt_transport.cc, kafka_transport.cc).
+absl::StatusOr<std::unique_ptr<Publisher>> OpenMqttPublisher(const BrokerUri& uri, const TransportOptions& options);
+absl::StatusOr<std::unique_ptr<Subscriber>> OpenMqttSubscriber(const BrokerUri& uri, const TransportOptions& options);
+absl::StatusOr<std::unique_ptr<Publisher>> OpenKafkaPublisher(const BrokerUri& uri, const TransportOptions& options);
+absl::StatusOr<std::unique_ptr<Subscriber>> OpenKafkaSubscriber(const BrokerUri& uri, const TransportOptions& options);
+
+}  // namespace mliot::stream
+
+#endif  // MLIOT_STREAM_TRANSPORT_H_
