@@ -43,13 +43,14 @@ std::string MosquittoPath() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MosquittoBroker>> MosquittoBroker::Start(const std::string& dir, int port) {
+absl::StatusOr<std::unique_ptr<MosquittoBroker>> MosquittoBroker::Start(const std::string& dir, int port,
+                                                                         bool allow_anonymous) {
   auto b = std::unique_ptr<MosquittoBroker>(new MosquittoBroker());
   b->dir_ = dir;
   b->port_ = port > 0 ? port : FreeLoopbackPort();
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/mosquitto.conf") << "listener " << b->port_ << " 127.0.0.1\n"
-                                          << "allow_anonymous true\n"
+                                          << "allow_anonymous " << (allow_anonymous ? "true" : "false") << "\n"
                                           << "max_queued_messages 0\n"
                                           << "max_inflight_messages 0\n"
                                           << "persistence false\n"
@@ -98,6 +99,11 @@ void MosquittoBroker::Kill() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+std::string MosquittoBroker::Log() const {
+  std::ifstream in(dir_ + "/mosquitto.log");
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 absl::Status MosquittoBroker::Restart() {

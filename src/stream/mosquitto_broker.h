@@ -17,13 +17,16 @@ class MosquittoBroker {
  public:
   // Starts `mosquitto` (from PATH or /usr/sbin) on 127.0.0.1:`port` (0: a
   // free port), with its config and log under `dir`; waits until it accepts.
-  static absl::StatusOr<std::unique_ptr<MosquittoBroker>> Start(const std::string& dir, int port = 0);
+  // `allow_anonymous` false: clients without credentials are refused.
+  static absl::StatusOr<std::unique_ptr<MosquittoBroker>> Start(const std::string& dir, int port = 0,
+                                                                bool allow_anonymous = true);
   ~MosquittoBroker();
 
   int port() const { return port_; }
   std::string Uri(const std::string& topic) const;  // mqtt://127.0.0.1:PORT/TOPIC
   void Kill();                 // SIGKILL, as a crash
   absl::Status Restart();      // same port and config
+  std::string Log() const;     // the broker's log so far
 
  private:
   absl::Status Spawn();

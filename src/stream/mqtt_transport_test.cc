@@ -31,6 +31,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "common/grpc_util.h"
+#include "stream/mosquitto_broker.h"
 #include "stream/transport.h"
 
 extern char** environ;
@@ -44,91 +46,37 @@ constexpr size_t kPayloadBytes = 784;  // a 28x28 sample
 
 double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
+int FreePort() { return FreeLoopbackPort(); }
 
-bool PortAccepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-// A mosquitto process with a config written here; Kill is a crash (SIGKILL).
+// The shared MosquittoBroker, with gtest results; Kill is a crash (SIGKILL)
+// and Start after it restarts on the same port.
 class Broker {
  public:
-  Broker(std::string dir, int port, bool allow_anonymous = true) : dir_(std::move(dir)), port_(port) {
-    std::ofstream conf(ConfPath());
-    conf << "listener " << port_ << " 127.0.0.1\n"
-         << "allow_anonymous " << (allow_anonymous ? "true" : "false") << "\n"
-         << "max_queued_messages 0\n"
-         << "persistence false\n";
-  }
-  ~Broker() { Kill(); }
+  Broker(std::string dir, int port, bool allow_anonymous = true)
+      : dir_(std::move(dir)), port_(port), allow_anonymous_(allow_anonymous) {}
 
-  // Starts the process and waits (up to 10 s) until the port accepts.
   ::testing::AssertionResult Start() {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const std::string log = dir_ + "/mosquitto.log";
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const std::string conf = ConfPath();
-    char* argv[] = {const_cast<char*>("mosquitto"), const_cast<char*>("-c"), const_cast<char*>(conf.c_str()), nullptr};
-    const int rc = posix_spawn(&pid_, kMosquitto, &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return ::testing::AssertionFailure() << "posix_spawn " << kMosquitto << ": " << rc;
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return ::testing::AssertionFailure() << "mosquitto exited at start; log:\n" << Log();
-      }
-      if (PortAccepts(port_)) return ::testing::AssertionSuccess();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    absl::Status s;
+    if (broker_) {
+      s = broker_->Restart();
+    } else {
+      absl::StatusOr<std::unique_ptr<MosquittoBroker>> b = MosquittoBroker::Start(dir_, port_, allow_anonymous_);
+      if (b.ok()) broker_ = std::move(*b);
+      s = b.status();
     }
-    return ::testing::AssertionFailure() << "mosquitto not accepting on port " << port_ << " after 10 s; log:\n" << Log();
+    if (s.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << s << "; log:\n" << Log();
   }
-
   void Kill() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
+    if (broker_) broker_->Kill();
   }
-
-  std::string Log() const {
-    std::ifstream in(dir_ + "/mosquitto.log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string Log() const { return broker_ ? broker_->Log() : ""; }
 
  private:
-  std::string ConfPath() const { return dir_ + "/mosquitto.conf"; }
   std::string dir_;
   int port_;
-  pid_t pid_ = -1;
+  bool allow_anonymous_;
+  std::unique_ptr<MosquittoBroker> broker_;
 };
 
 // 784 bytes: run tag and sequence number (4 bytes each, little endian), then
