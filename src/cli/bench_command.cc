@@ -28,16 +28,7 @@ struct BenchArgs {
   bool json = false;
 };
 
-std::string FindPeerScript(const std::string& hint) {
-  std::vector<std::string> candidates;
-  if (!hint.empty()) candidates.push_back(hint + "/bench/peer_sklearn.py");
-  if (const char* dir = std::getenv("MLIOT_SOURCE_DIR")) candidates.push_back(std::string(dir) + "/bench/peer_sklearn.py");
-  candidates.push_back("bench/peer_sklearn.py");
-  for (const std::string& c : candidates) {
-    if (std::filesystem::exists(c)) return c;
-  }
-  return "";
-}
+std::string FindPeerScript(const std::string& hint) { return FindSourceFile("bench/peer_sklearn.py", hint); }
 
 // Runs the peer and returns the JSON on its last stdout line, or null.
 nlohmann::json RunPeer(const BenchArgs& a) {

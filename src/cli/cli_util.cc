@@ -1,6 +1,9 @@
 #include "cli/cli_util.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
 #include <iostream>
 
 #include "common/status_util.h"
@@ -31,6 +34,24 @@ nlohmann::json ParamsJson(const Params& params) {
 
 void PrintJson(const nlohmann::json& value) {
   std::cout << value.dump() << std::endl;
+}
+
+}  // namespace mliot::cli
+
+namespace mliot::cli {
+
+std::string FindSourceFile(const std::string& relative, const std::string& hint) {
+  std::vector<std::string> candidates;
+  if (!hint.empty()) candidates.push_back(hint + "/" + relative);
+  if (const char* dir = std::getenv("MLIOT_SOURCE_DIR")) candidates.push_back(std::string(dir) + "/" + relative);
+  candidates.push_back(relative);
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back((exe.parent_path().parent_path() / relative).string());
+  for (const std::string& c : candidates) {
+    if (std::filesystem::exists(c)) return c;
+  }
+  return "";
 }
 
 }  // namespace mliot::cli

@@ -18,6 +18,11 @@ int Fail(const absl::Status& status);
 // Prints a progress line to stderr.
 void Progress(const std::string& line);
 
+// A file of the source tree (e.g. "bench/plot_resources.py"), looked up under
+// `hint`, $MLIOT_SOURCE_DIR, the working directory, and the directory above
+// the binary's (build/mliot); empty when not found.
+std::string FindSourceFile(const std::string& relative, const std::string& hint = "");
+
 // Params as a JSON object {name: value}.
 nlohmann::json ParamsJson(const Params& params);
 

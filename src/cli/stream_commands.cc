@@ -1,6 +1,7 @@
 // The data path's commands: `mliot device simulate` and
 // `mliot bench transport`.
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
 #include "data/source.h"
+#include "node/process_monitor.h"
 #include "stream/device_simulator.h"
 #include "stream/ingest.h"
 #include "stream/kafka_mock.h"
@@ -280,6 +282,43 @@ int RunBenchTransport(const TransportBenchArgs& a) {
   return ingest_t.lost == 0 ? 0 : 1;
 }
 
+struct MonitorArgs {
+  int pid = 0;
+  std::string csv;
+  std::string png;
+  double interval_s = 1;
+  double duration_s = 0;
+};
+
+int RunMonitor(const MonitorArgs& a) {
+  if (!ReadProcessCounters(a.pid).has_value()) {
+    return Fail(absl::NotFoundError(absl::StrCat("--pid ", a.pid, ": no such process")));
+  }
+  std::FILE* out = std::fopen(a.csv.c_str(), "w");
+  if (out == nullptr) return Fail(absl::InvalidArgumentError(absl::StrCat("--csv ", a.csv, ": cannot write")));
+  std::fprintf(out, "%s\n", ResourceCsvHeader().c_str());
+  int64_t rows = 0;
+  Progress(absl::StrCat("monitoring pid ", a.pid, " every ", a.interval_s, " s into ", a.csv, " (Ctrl-C stops)"));
+  absl::Status s = MonitorProcess(a.pid, a.interval_s, a.duration_s, StopOnSignal(), [&](const ResourceRow& r) {
+    std::fprintf(out, "%s\n", ResourceCsvRow(r).c_str());
+    std::fflush(out);
+    ++rows;
+  });
+  std::fclose(out);
+  if (!s.ok()) return Fail(s);
+  Progress(absl::StrCat(rows, " rows written to ", a.csv));
+  if (!a.png.empty()) {
+    const std::string script = FindSourceFile("bench/plot_resources.py");
+    if (script.empty()) return Fail(absl::NotFoundError("bench/plot_resources.py not found (set MLIOT_SOURCE_DIR)"));
+    const std::string cmd = absl::StrCat("python3 '", script, "' '", a.csv, "' '", a.png, "' 'pid ", a.pid, "'");
+    if (std::system(cmd.c_str()) != 0) {
+      return Fail(absl::UnavailableError(absl::StrCat("plotting ", a.png, " failed (needs python3-matplotlib: scripts/install-deps --peers)")));
+    }
+    Progress(absl::StrCat("plot written to ", a.png));
+  }
+  return 0;
+}
+
 }  // namespace
 
 Runner AddStreamCommands(CLI::App& app, CLI::App* bench) {
@@ -303,7 +342,16 @@ Runner AddStreamCommands(CLI::App& app, CLI::App* bench) {
   transport->add_option("--count", tb->count, "samples")->capture_default_str();
   transport->add_option("--size", tb->size, "payload bytes per sample")->capture_default_str();
   transport->add_flag("--json", tb->json, "print one JSON object as the last stdout line");
-  return [sim, simulate, tb, transport]() -> int {
+  auto mon = std::make_shared<MonitorArgs>();
+  CLI::App* monitor = app.add_subcommand("monitor", "CPU, RSS, disk and network of a process every second, to CSV");
+  monitor->add_option("--pid", mon->pid, "process to watch")->required();
+  monitor->add_option("--csv", mon->csv, "output CSV")->required();
+  monitor->add_option("--png", mon->png, "also plot it (needs python3-matplotlib)");
+  monitor->add_option("--interval-s", mon->interval_s, "sampling period")->capture_default_str();
+  monitor->add_option("--duration-s", mon->duration_s, "stop after this long (0: until the process exits)")
+      ->capture_default_str();
+  return [sim, simulate, tb, transport, mon, monitor]() -> int {
+    if (monitor->parsed()) return RunMonitor(*mon);
     if (simulate->parsed()) return RunSimulate(*sim);
     if (transport->parsed()) return RunBenchTransport(*tb);
     return -1;
