@@ -310,7 +310,9 @@ int RunMonitor(const MonitorArgs& a) {
   if (!a.png.empty()) {
     const std::string script = FindSourceFile("bench/plot_resources.py");
     if (script.empty()) return Fail(absl::NotFoundError("bench/plot_resources.py not found (set MLIOT_SOURCE_DIR)"));
-    const std::string cmd = absl::StrCat("python3 '", script, "' '", a.csv, "' '", a.png, "' 'pid ", a.pid, "'");
+    // Debian's interpreter: python3-matplotlib is installed for it, not for a
+    // pyenv or venv python3 that may come first on PATH.
+    const std::string cmd = absl::StrCat("/usr/bin/python3 '", script, "' '", a.csv, "' '", a.png, "' 'pid ", a.pid, "'");
     if (std::system(cmd.c_str()) != 0) {
       return Fail(absl::UnavailableError(absl::StrCat("plotting ", a.png, " failed (needs python3-matplotlib: scripts/install-deps --peers)")));
     }
