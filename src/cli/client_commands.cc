@@ -62,12 +62,17 @@ int Nodes(ClientArgs& a) {
   for (const v1::NodeSummary& n : response.nodes()) {
     nlohmann::json labels = nlohmann::json::object();
     for (const auto& [k, v] : n.info().labels()) labels[k] = v;
+    nlohmann::json workers = nlohmann::json::array();
+    for (const v1::WorkerMetrics& w : n.metrics().workers()) {
+      workers.push_back({{"task", w.task()}, {"role", w.role()}, {"pid", w.pid()}, {"cpu_percent", w.cpu_percent()},
+                         {"rss_mb", w.rss_mb()}, {"restarts", w.restarts()}});
+    }
     out.push_back({{"name", n.info().name()}, {"alive", n.alive()}, {"cores", n.info().cores()},
                    {"memory_mb", n.info().memory_mb()}, {"gpu", n.info().gpu()}, {"labels", labels},
                    {"cpu", n.metrics().cpu()}, {"mem", n.metrics().mem()}, {"load", n.metrics().load()},
                    {"isolation", n.info().isolation()},
                    {"tasks", std::vector<std::string>(n.tasks().begin(), n.tasks().end())},
-                   {"rtt_ms", n.info().rtt_ms()},
+                   {"rtt_ms", n.info().rtt_ms()}, {"workers", workers},
                    {"benchmark", {{"image_predict_ms", n.info().benchmark().image_predict_ms()},
                                   {"sensor_predict_ms", n.info().benchmark().sensor_predict_ms()},
                                   {"train_speed", n.info().benchmark().train_speed()}}}});
