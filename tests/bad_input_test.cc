@@ -10,10 +10,7 @@
 // Environment (set by mliot_test in the top-level CMakeLists.txt):
 //   MLIOT_SOURCE_DIR  the source tree, holding tests/bad_input/
 //   MLIOT_BINARY      the mliot binary under test
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,8 +29,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-
-extern char** environ;
+#include "process.h"
 
 namespace {
 
@@ -95,56 +91,7 @@ std::vector<std::string> ReadArgs(const fs::path& file, const fs::path& case_dir
   return args;
 }
 
-struct Outcome {
-  bool exited = false;  // false: killed by a signal or timed out
-  int exit_code = -1;
-  int signal = 0;
-  std::string out;
-  std::string err;
-};
-
-// Runs `binary args...` with stdout and stderr sent to files in `io_dir`.
-Outcome RunMliot(const std::string& binary, const std::vector<std::string>& args,
-                 const fs::path& io_dir) {
-  const std::string out_path = (io_dir / "stdout").string();
-  const std::string err_path = (io_dir / "stderr").string();
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(binary.c_str()));
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  Outcome o;
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    o.err = std::string("posix_spawn failed: ") + std::strerror(rc);
-    return o;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      o.err = "timed out";
-      return o;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  o.exited = WIFEXITED(status);
-  o.exit_code = o.exited ? WEXITSTATUS(status) : -1;
-  o.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  o.out = ReadFile(out_path);
-  o.err = ReadFile(err_path);
-  return o;
-}
+using Outcome = mliot::testing::RunResult;
 
 // Every path under `dir` with its size (-1 for directories).
 std::map<std::string, int64_t> Snapshot(const fs::path& dir) {
@@ -199,7 +146,7 @@ struct CaseResult {
   std::map<std::string, int64_t> after;   // @TMP@ after the command
 };
 
-CaseResult RunCase(const std::string& name, const std::string& binary) {
+CaseResult RunCase(const std::string& name) {
   CaseResult r;
   const fs::path case_dir = fs::absolute(CasesDir() / name);
   TempDir tmp(name), io(name + "_io");
@@ -209,7 +156,7 @@ CaseResult RunCase(const std::string& name, const std::string& binary) {
   }
   if (fs::exists(case_dir / "setup")) {
     const std::vector<std::string> setup = ReadArgs(case_dir / "setup", case_dir, tmp.path());
-    const Outcome o = RunMliot(binary, setup, io.path());
+    const Outcome o = mliot::testing::RunMliot(setup, kTimeout, io.path());
     if (!o.exited || o.exit_code != 0) {
       r.error = "setup `mliot " + Join(setup) + "` failed (exit " + std::to_string(o.exit_code) +
                 ", signal " + std::to_string(o.signal) + "):\n" + o.err;
@@ -224,7 +171,7 @@ CaseResult RunCase(const std::string& name, const std::string& binary) {
   }
   if (fs::exists(case_dir / "exit_code")) r.want_code = std::stoi(ReadFile(case_dir / "exit_code"));
   r.before = Snapshot(tmp.path());
-  r.outcome = RunMliot(binary, r.args, io.path());
+  r.outcome = mliot::testing::RunMliot(r.args, kTimeout, io.path());
   r.after = Snapshot(tmp.path());
   return r;
 }
@@ -263,7 +210,7 @@ class BadInputTest : public ::testing::TestWithParam<std::string> {
     for (unsigned w = 0; w < workers; ++w) {
       threads.emplace_back([&] {
         for (size_t i; (i = next.fetch_add(1)) < selected.size();) {
-          results[i] = RunCase(selected[i], binary);
+          results[i] = RunCase(selected[i]);
         }
       });
     }

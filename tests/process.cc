@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -99,30 +100,43 @@ int Process::Stop(int signal) {
 
 std::string Process::Log() const { return ReadAll(log_); }
 
-RunResult RunMliot(const std::vector<std::string>& args, std::chrono::seconds timeout) {
-  static int counter = 0;
-  const std::string base = "/tmp/mliot-test-run-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+RunResult RunMliot(const std::vector<std::string>& args, std::chrono::seconds timeout, const std::string& io_dir) {
+  static std::atomic<int> counter{0};
+  const std::string base = io_dir.empty() ? "/tmp/mliot-test-run-" + std::to_string(getpid()) + "-" +
+                                                std::to_string(counter.fetch_add(1))
+                                          : io_dir + "/";
+  const std::string out_path = base + (io_dir.empty() ? ".out" : "stdout");
+  const std::string err_path = base + (io_dir.empty() ? ".err" : "stderr");
   std::vector<std::string> full = {MliotBinary()};
   full.insert(full.end(), args.begin(), args.end());
-  unlink((base + ".out").c_str());
-  const pid_t pid = SpawnTo(full, base + ".out", base + ".err");
+  unlink(out_path.c_str());
   RunResult r;
-  if (pid <= 0) return r;
+  const pid_t pid = SpawnTo(full, out_path, err_path);
+  if (pid <= 0) {
+    r.err = "posix_spawn failed for " + full[0];
+    return r;
+  }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
+  bool timed_out = false;
   while (waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
+      timed_out = true;
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.out = ReadAll(base + ".out");
-  r.err = ReadAll(base + ".err");
-  unlink((base + ".out").c_str());
-  unlink((base + ".err").c_str());
+  r.exited = !timed_out && WIFEXITED(status);
+  r.exit_code = r.exited ? WEXITSTATUS(status) : -1;
+  r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  r.out = ReadAll(out_path);
+  r.err = timed_out ? "timed out" : ReadAll(err_path);
+  if (io_dir.empty()) {
+    unlink(out_path.c_str());
+    unlink(err_path.c_str());
+  }
   return r;
 }
 

@@ -40,13 +40,17 @@ class Process {
 };
 
 struct RunResult {
-  int exit_code = -1;  // -1: killed by a signal or timed out
+  bool exited = false;  // false: killed by a signal or timed out
+  int exit_code = -1;   // -1 unless exited
+  int signal = 0;
   std::string out, err;
 };
 
-// Runs `mliot ARGS...` to completion (killed after `timeout`).
+// Runs `mliot ARGS...` to completion (killed after `timeout`), stdin from
+// /dev/null. stdout and stderr go through files in `io_dir` (default: unique
+// names under /tmp, removed afterwards). Safe to call from several threads.
 RunResult RunMliot(const std::vector<std::string>& args,
-                   std::chrono::seconds timeout = std::chrono::seconds(120));
+                   std::chrono::seconds timeout = std::chrono::seconds(120), const std::string& io_dir = "");
 
 // The last non-empty line of `text`.
 std::string LastLine(const std::string& text);

@@ -90,7 +90,7 @@ int RunDemo(const DemoOptions& o, const std::atomic<bool>& stop) {
   constexpr int64_t kChunk = 250;
   int64_t cursor = 0;
   bool feedback_given = false;
-  double last_line = elapsed();
+  double last_line = elapsed(), last_poll = 0;
   const double train_done_at = o.budget_s * 1.1 + 5;
   int64_t adapted_version = -1;
   while (!stop.load()) {
@@ -126,8 +126,9 @@ int RunDemo(const DemoOptions& o, const std::atomic<bool>& stop) {
                           *accepted, train_done_at));
       feedback_given = true;
     }
-    if (feedback_given && adapted_version < 0) {
+    if (feedback_given && adapted_version < 0 && elapsed() - last_poll >= 1) {
       // The training worker says "adapted with N feedback rows: version V".
+      last_poll = elapsed();
       absl::StatusOr<v1::TaskInfo> now = client->GetTask(task, false);
       if (now.ok() && absl::StartsWith(now->message(), "adapted with")) {
         adapted_version = now->version();

@@ -135,6 +135,7 @@ absl::Status CoordinatorService::Init() {
       e.budget_s = spec->budget_s;
     }
     e.record = std::move(r);
+    e.stored_version = StoredVersion(e.record.name);
     tasks_[e.record.name] = std::move(e);
   }
   if (!nodes.empty() || !tasks.empty()) {
@@ -216,7 +217,7 @@ void CoordinatorService::CheckNodes() {
     if (PlaceLocked(t, from, nullptr)) {
       t.record.state = TaskState::kPending;
       Log(absl::StrCat("task ", name, from.empty() ? " placed on " : absl::StrCat(" moved from ", from, " to "),
-                       t.record.node, StoredVersion(name) > 0 ? " (serves the stored bundle)" : ""));
+                       t.record.node, t.stored_version > 0 ? " (serves the stored bundle)" : ""));
     } else if (orphaned) {
       t.record.node.clear();
       t.record.state = TaskState::kPending;
@@ -261,7 +262,7 @@ void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1
     TaskEntry& t = it->second;
     const TaskState state = StateOf(s.phase());
     t.serving_address = s.serving_address();
-    const int64_t version = std::max(s.version(), StoredVersion(s.task()));
+    const int64_t version = std::max(s.version(), t.stored_version);
     if (state != t.record.state || version != t.record.version || s.message() != t.record.message) {
       t.record.state = state;
       t.record.version = version;
@@ -276,7 +277,7 @@ void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1
     a->set_task(name);
     a->set_spec_yaml(t.record.spec_yaml);
     a->set_token(t.record.token);
-    a->set_stored_version(StoredVersion(name));
+    a->set_stored_version(t.stored_version);
   }
 }
 
@@ -324,6 +325,11 @@ grpc::Status CoordinatorService::UploadBundle(grpc::ServerContext* context,
   fs::remove_all(tmp);
   if (!fs::exists(vdir + "/manifest.pb")) {
     return grpc::Status(grpc::StatusCode::DATA_LOSS, "uploaded bundle has no manifest");
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = tasks_.find(task);
+    if (it != tasks_.end()) it->second.stored_version = std::max(it->second.stored_version, version);
   }
   response->set_version(version);
   return grpc::Status::OK;

@@ -82,7 +82,10 @@ class CoordinatorService final : public v1::Coordinator::WithCallbackMethod_Hear
     bool image = false;
     double budget_s = 60;
     std::string serving_address;  // from the node's heartbeat
+    int64_t stored_version = 0;   // newest complete bundle under bundles/<task>/
   };
+  // Reads the newest stored version from disk; TaskEntry::stored_version
+  // caches it so heartbeats do no directory listing.
   int64_t StoredVersion(const std::string& task) const;
   // Places `task` (mu_ held); updates and persists the record.
   bool PlaceLocked(TaskEntry& task, const std::string& exclude, v1::SubmitResponse* response)

@@ -112,29 +112,12 @@ class ConfBuilder {
   ConfBuilder() : conf_(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)) {}
 
   ConfBuilder& Set(const std::string& name, const std::string& value) {
-    if (!status_.ok()) return *this;
-    std::string errstr;
-    if (conf_->set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
-      status_ = absl::InvalidArgumentError(absl::StrCat("kafka config ", name, ": ", errstr));
-    }
-    return *this;
+    return Apply(name, value, absl::StatusCode::kInvalidArgument);
   }
   ConfBuilder& SetDeliveryReportCb(RdKafka::DeliveryReportCb* cb) {
-    if (!status_.ok()) return *this;
-    std::string errstr;
-    if (conf_->set("dr_cb", cb, errstr) != RdKafka::Conf::CONF_OK) {
-      status_ = absl::InternalError(absl::StrCat("kafka config dr_cb: ", errstr));
-    }
-    return *this;
+    return Apply("dr_cb", cb, absl::StatusCode::kInternal);
   }
-  ConfBuilder& SetEventCb(RdKafka::EventCb* cb) {
-    if (!status_.ok()) return *this;
-    std::string errstr;
-    if (conf_->set("event_cb", cb, errstr) != RdKafka::Conf::CONF_OK) {
-      status_ = absl::InternalError(absl::StrCat("kafka config event_cb: ", errstr));
-    }
-    return *this;
-  }
+  ConfBuilder& SetEventCb(RdKafka::EventCb* cb) { return Apply("event_cb", cb, absl::StatusCode::kInternal); }
   // Connection settings shared by producer and consumer.
   ConfBuilder& Common(const BrokerUri& uri, const TransportOptions& options) {
     Set("bootstrap.servers", uri.HostPort());
@@ -162,6 +145,17 @@ class ConfBuilder {
   RdKafka::Conf* conf() const { return conf_.get(); }
 
  private:
+  // One of Conf::set's overloads (a string, or a callback object).
+  template <typename Value>
+  ConfBuilder& Apply(const std::string& name, Value value, absl::StatusCode code) {
+    if (!status_.ok()) return *this;
+    std::string errstr;
+    if (conf_->set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
+      status_ = absl::Status(code, absl::StrCat("kafka config ", name, ": ", errstr));
+    }
+    return *this;
+  }
+
   std::unique_ptr<RdKafka::Conf> conf_;
   absl::Status status_;
 };

@@ -4,13 +4,6 @@
 // restarted under a running publisher and subscriber; also shared
 // subscriptions, a broker that is down at open, and a refused connection.
 // About 25 s; skipped when mosquitto is not installed.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -34,8 +27,6 @@
 #include "common/grpc_util.h"
 #include "stream/mosquitto_broker.h"
 #include "stream/transport.h"
-
-extern char** environ;
 
 namespace mliot::stream {
 namespace {
