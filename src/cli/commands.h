@@ -27,6 +27,8 @@ Runner AddServerCommands(CLI::App& app);
 Runner AddClientCommands(CLI::App& app);
 // device simulate, bench transport (under `bench`): -1 likewise.
 Runner AddStreamCommands(CLI::App& app, CLI::App* bench);
+// bench cache, bench stream-train, bench data-parallel: -1 likewise.
+Runner AddDataPathBenchCommands(CLI::App* bench);
 
 }  // namespace mliot::cli
 

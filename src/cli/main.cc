@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   mliot::cli::Runner server = mliot::cli::AddServerCommands(app);
   mliot::cli::Runner client = mliot::cli::AddClientCommands(app);
   mliot::cli::Runner stream = mliot::cli::AddStreamCommands(app, app.get_subcommand("bench"));
+  mliot::cli::Runner data_path = mliot::cli::AddDataPathBenchCommands(app.get_subcommand("bench"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("eval")) return eval();
   if (app.got_subcommand("adapt")) return adapt();
   if (int rc = stream(); rc >= 0) return rc;
+  if (int rc = data_path(); rc >= 0) return rc;
   if (app.got_subcommand("bench")) return bench();
   if (int rc = server(); rc >= 0) return rc;
   if (int rc = client(); rc >= 0) return rc;

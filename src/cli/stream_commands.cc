@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "cli/bench_broker.h"
 #include "cli/cli_util.h"
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
@@ -96,36 +97,6 @@ struct TransportBenchArgs {
   bool json = false;
 };
 
-// A broker of the requested kind, owned for the benchmark's duration.
-constexpr int kBenchLabels = 64;  // distinct keys (labels) of the synthetic samples
-
-struct BenchBroker {
-  std::unique_ptr<stream::MosquittoBroker> mosquitto;
-  std::unique_ptr<stream::KafkaMockCluster> kafka;
-  std::string base;  // scheme://host:port/
-};
-
-absl::StatusOr<BenchBroker> StartBroker(const std::string& kind, const std::string& dir) {
-  BenchBroker b;
-  if (kind == "mqtt") {
-    absl::StatusOr<std::unique_ptr<stream::MosquittoBroker>> m = stream::MosquittoBroker::Start(dir + "/mosquitto");
-    if (!m.ok()) return m.status();
-    b.mosquitto = std::move(*m);
-    b.base = absl::StrCat("mqtt://127.0.0.1:", b.mosquitto->port(), "/");
-  } else {
-    // The mock keeps ~5 MiB per partition and the label is the key: one
-    // partition per label spreads the 40 MB, and the benchmark consumes
-    // while it produces.
-    absl::StatusOr<std::unique_ptr<stream::KafkaMockCluster>> k =
-        stream::KafkaMockCluster::Start(1, "mliot.bench.samples", kBenchLabels);
-    if (!k.ok()) return k.status();
-    b.kafka = std::move(*k);
-    if (absl::Status s = b.kafka->CreateTopic("mliot.bench.peer", kBenchLabels); !s.ok()) return s;
-    b.base = absl::StrCat("kafka://", b.kafka->bootstraps(), "/");
-  }
-  return b;
-}
-
 struct Throughput {
   int64_t received = 0;
   int64_t lost = 0;
@@ -160,22 +131,6 @@ Throughput Measure(int64_t count, const std::function<absl::Status()>& publish_a
   return t;
 }
 
-// Publishes a warm-up message every 100 ms until `received` moves (at most 30 s).
-absl::Status WarmUp(stream::Publisher& pub, const std::function<int64_t()>& received) {
-  const int64_t before = received();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (absl::Status s = pub.Publish("warmup", "warmup"); !s.ok()) return s;
-    (void)pub.Flush(1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (received() > before) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // late warm-ups arrive now
-      return absl::OkStatus();
-    }
-  }
-  return absl::DeadlineExceededError("subscriber received nothing within 30 s");
-}
-
 int RunBenchTransport(const TransportBenchArgs& a) {
   if (a.count <= 0 || a.size <= 0) return Fail(absl::InvalidArgumentError("--count and --size must be positive"));
   const std::string dir =
@@ -197,9 +152,7 @@ int RunBenchTransport(const TransportBenchArgs& a) {
   t.qos = 1;
 
   // 1. The ingest path: device simulator -> broker -> Ingestor (reassembly).
-  // Kafka topic names may not contain '/'.
-  const std::string sep = a.broker == "kafka" ? "." : "/";
-  absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(absl::StrCat(broker->base, "mliot", sep, "bench", sep, "samples"));
+  absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(broker->base + broker->Topic("mliot/bench/samples"));
   if (!uri.ok()) return Fail(uri.status());
   absl::Mutex mu;
   std::set<std::string> ids;
@@ -235,7 +188,7 @@ int RunBenchTransport(const TransportBenchArgs& a) {
   const stream::IngestCounters counters = ingest.counters();
 
   // 2. The peer: a bare publish/subscribe loop, same client library and broker.
-  absl::StatusOr<BrokerUri> peer_uri = BrokerUri::Parse(absl::StrCat(broker->base, "mliot", sep, "bench", sep, "peer"));
+  absl::StatusOr<BrokerUri> peer_uri = BrokerUri::Parse(broker->base + broker->Topic("mliot/bench/peer"));
   std::atomic<int64_t> peer_received{0};
   t.client_id = absl::StrCat("mliot-peer-sub-", getpid());
   absl::StatusOr<std::unique_ptr<stream::Subscriber>> peer_sub = stream::OpenSubscriber(*peer_uri, t);

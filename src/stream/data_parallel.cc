@@ -58,6 +58,7 @@ absl::StatusOr<DataParallelReport> TrainDataParallel(const Dataset& share, SgdMo
         std::copy_n(share.row(row), share.cols, x.data() + i * share.cols);
         y[static_cast<size_t>(i)] = share.labels[static_cast<size_t>(row)];
       }
+      model.SetLearningRateScale(CosineScale(r.steps, steps_per_epoch * o.epochs));
       model.Backward(x.data(), y.data(), local_batch, nullptr);
       if (group != nullptr) {
         const double t0 = Now();

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <vector>
 
@@ -96,6 +97,12 @@ class TorchSgdModel final : public SgdModel {
 
   void Apply() override { optimizer_->step(); }
 
+  void SetLearningRateScale(double scale) override {
+    for (auto& group : optimizer_->param_groups()) {
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.learning_rate * scale);
+    }
+  }
+
   std::span<float> GradientBuffer() override {
     return {flat_grads_.data_ptr<float>(), static_cast<size_t>(flat_grads_.numel())};
   }
@@ -158,11 +165,19 @@ class TorchSgdModel final : public SgdModel {
 
 }  // namespace
 
+double CosineScale(int64_t step, int64_t total) {
+  const double progress = total <= 0 ? 1.0 : std::min(1.0, static_cast<double>(step) / static_cast<double>(total));
+  return 0.02 + 0.98 * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
 absl::StatusOr<std::unique_ptr<SgdModel>> SgdModel::Create(const SgdOptions& o) {
   if (o.features <= 0) return absl::InvalidArgumentError("sgd model: features must be positive");
   if (o.classes < 2) return absl::InvalidArgumentError("sgd model: at least two classes");
   if (o.hidden < 2) return absl::InvalidArgumentError("sgd model: hidden must be at least 2");
   torch::manual_seed(o.seed);
+  // Denormal floats make CPU kernels many times slower; long single-class
+  // runs in a stream can push activations and gradients there.
+  at::globalContext().setFlushDenormal(true);
   if (o.kind == "mlp") return std::make_unique<TorchSgdModel<Mlp>>(Mlp(o.features, o.hidden, o.classes), o);
   if (o.kind == "cnn") {
     if (o.height < 4 || o.width < 4 || static_cast<int64_t>(o.height) * o.width != o.features) {

@@ -43,6 +43,8 @@ class SgdModel {
   virtual float Backward(const float* x, const int32_t* y, int64_t n, float* losses) = 0;
   // The optimiser step on the current gradients.
   virtual void Apply() = 0;
+  // Scales the learning rate (1 = options.learning_rate) for later steps.
+  virtual void SetLearningRateScale(double scale) = 0;
   // Backward then Apply.
   float Step(const float* x, const int32_t* y, int64_t n, float* losses) {
     const float loss = Backward(x, y, n, losses);
@@ -64,6 +66,11 @@ class SgdModel {
   virtual absl::Status SaveCheckpoint(const std::string& path) const = 0;
   virtual absl::Status LoadCheckpoint(const std::string& path) = 0;
 };
+
+// The cosine schedule every trainer here uses: 1 at step 0, falling to 0.02
+// at `total` steps (the last updates are small, so the final weights do not
+// hinge on the last few batches).
+double CosineScale(int64_t step, int64_t total);
 
 }  // namespace mliot::stream
 

@@ -90,26 +90,50 @@ void Load(TieredCache& cache, const StreamTrainOptions& o, int64_t features, Bat
   for (int epoch = 0; epoch < o.epochs; ++epoch) {
     const bool streaming = epoch == 0 && o.arrival_order;
     std::vector<int64_t> order;
-    if (streaming) {
-      order.resize(static_cast<size_t>(o.epoch_samples));
-      std::iota(order.begin(), order.end(), 0);
-    } else {
+    if (!streaming) {
       const int64_t n = std::min(o.epoch_samples, cache.size());
       absl::StatusOr<std::vector<int64_t>> sampled = SampleEpoch(o.sampler, n, cache.Weights(), rng);
       if (!sampled.ok()) return fail(sampled.status());
       order = std::move(*sampled);
     }
+    // The streaming epoch draws from a shuffle buffer of arrived samples
+    // (a stream arrives grouped: Kafka delivers a partition, i.e. a label,
+    // in runs). It takes arrivals without waiting and waits only when the
+    // buffer is empty.
+    std::vector<int64_t> buffer;
+    int64_t next_arrival = 0;
+    size_t position = 0;
+    auto next_key = [&]() -> std::optional<int64_t> {
+      if (!streaming) {
+        if (position >= order.size()) return std::nullopt;
+        if (o.hits_first && position % window == 0) {
+          HitsFirst(std::span<int64_t>(order).subspan(position, std::min(window, order.size() - position)), cache);
+        }
+        return order[position++];
+      }
+      while (true) {
+        const int64_t arrived = cache.size();
+        while (next_arrival < o.epoch_samples && next_arrival < arrived &&
+               buffer.size() < static_cast<size_t>(std::max(1, o.shuffle_window))) {
+          buffer.push_back(next_arrival++);
+        }
+        if (!buffer.empty()) break;
+        if (next_arrival >= o.epoch_samples) return std::nullopt;
+        if (cache.WaitForSize(next_arrival + 1, absl::Seconds(o.idle_timeout_s)) <= next_arrival) {
+          ++short_epochs;  // the stream stopped short of the epoch
+          return std::nullopt;
+        }
+      }
+      const size_t i = std::uniform_int_distribution<size_t>(0, buffer.size() - 1)(rng);
+      const int64_t key = buffer[i];
+      buffer[i] = buffer.back();
+      buffer.pop_back();
+      return key;
+    };
     Batch b;
     b.epoch = epoch;
-    for (size_t i = 0; i < order.size(); ++i) {
-      if (o.hits_first && !streaming && i % window == 0) {
-        HitsFirst(std::span<int64_t>(order).subspan(i, std::min(window, order.size() - i)), cache);
-      }
-      if (streaming && cache.WaitForSize(order[i] + 1, absl::Seconds(o.idle_timeout_s)) <= order[i]) {
-        ++short_epochs;  // the stream stopped short of the epoch
-        break;
-      }
-      absl::StatusOr<Fetched> f = cache.Get(order[i]);
+    for (std::optional<int64_t> key = next_key(); key.has_value(); key = next_key()) {
+      absl::StatusOr<Fetched> f = cache.Get(*key);
       if (!f.ok()) return fail(f.status());
       if (!AddRow(*f, features, classes, b)) ++skipped;
       if (static_cast<int>(b.y.size()) == o.batch) {
@@ -161,6 +185,7 @@ absl::StatusOr<StreamTrainReport> TrainFromCache(TieredCache& cache, SgdModel& m
   std::thread loader([&] { Load(cache, o, features, queue, short_epochs, skipped); });
   const int64_t refresh_every = std::max<int64_t>(o.batch, o.epoch_samples / std::max(1, o.refresh_per_epoch));
   int64_t since_refresh = 0;
+  const int64_t total_samples = o.epoch_samples * o.epochs;
   double epoch_start = start, loss_sum = 0;
   int64_t loss_n = 0;
   std::vector<float> losses;
@@ -188,6 +213,7 @@ absl::StatusOr<StreamTrainReport> TrainFromCache(TieredCache& cache, SgdModel& m
     }
     const int64_t n = static_cast<int64_t>(b.y.size());
     losses.resize(static_cast<size_t>(n));
+    model.SetLearningRateScale(CosineScale(r.samples, total_samples));
     const float loss = model.Step(b.x.data(), b.y.data(), n, losses.data());
     for (int64_t i = 0; i < n; ++i) cache.ReportLoss(b.keys[static_cast<size_t>(i)], losses[static_cast<size_t>(i)]);
     loss_sum += static_cast<double>(loss) * static_cast<double>(n);
@@ -232,6 +258,7 @@ absl::StatusOr<StreamTrainReport> TrainInRam(const Dataset& data, SgdModel& mode
         std::copy_n(data.row(row), data.cols, x.data() + i * data.cols);
         y[static_cast<size_t>(i)] = data.labels[static_cast<size_t>(row)];
       }
+      model.SetLearningRateScale(CosineScale(r.samples, n * o.epochs));
       loss_sum += static_cast<double>(model.Step(x.data(), y.data(), m, nullptr)) * static_cast<double>(m);
       r.samples += m;
     }

@@ -4,9 +4,10 @@
 // thread pops them, steps the model and reports each sample's loss back to
 // the cache (for importance-aware caching and sampling).
 //
-// Epoch 1, when `arrival_order` is set, visits samples in the order they
-// arrive, waiting for each (the stream is the data set); later epochs visit
-// them in the sampler's order. The trainer's waits on the queue are the
+// Epoch 1, when `arrival_order` is set, visits each sample once as it
+// arrives (the stream is the data set), drawing at random from a shuffle
+// buffer of arrived samples and waiting only when that is empty; later
+// epochs visit them in the sampler's order. The trainer's waits on the queue are the
 // stall time; the clock starts when the first sample is in the cache (the
 // time before a device starts sending is not the trainer's to spend).
 // After each epoch the model is checkpointed atomically.
@@ -32,6 +33,7 @@ struct StreamTrainOptions {
   int batch = 64;
   int prefetch_batches = 8;    // the bounded queue between loader and trainer
   bool arrival_order = true;   // epoch 1 trains on samples as they arrive
+  int shuffle_window = 4096;   // epoch 1 draws at random from this many arrived samples
   std::string sampler = "uniform";  // later epochs (all epochs when !arrival_order)
   bool hits_first = false;     // cache-hits-first batching over the prefetch window
   int refresh_per_epoch = 10;  // importance refreshes per epoch

@@ -135,7 +135,6 @@ absl::StatusOr<Fetched> TieredCache::Get(int64_t key, bool allow_substitute) {
   if (!bytes->has_value()) {
     ++stats_.tiers[1].misses;
     const double t1 = Now();
-    stats_.tiers[1].read_s += t1 - t0;
     bytes = archive_->Get(id);
     if (!bytes.ok()) return bytes.status();
     if (!bytes->has_value()) return absl::DataLossError(absl::StrCat("cache: ", id, " is in no tier"));
