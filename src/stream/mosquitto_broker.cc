@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -45,16 +46,41 @@ std::string MosquittoPath() {
 
 absl::StatusOr<std::unique_ptr<MosquittoBroker>> MosquittoBroker::Start(const std::string& dir, int port,
                                                                          bool allow_anonymous) {
+  MosquittoOptions options;
+  options.port = port;
+  options.allow_anonymous = allow_anonymous;
+  return Start(dir, options);
+}
+
+absl::StatusOr<std::unique_ptr<MosquittoBroker>> MosquittoBroker::Start(const std::string& dir,
+                                                                         const MosquittoOptions& options) {
   auto b = std::unique_ptr<MosquittoBroker>(new MosquittoBroker());
   b->dir_ = dir;
-  b->port_ = port > 0 ? port : FreeLoopbackPort();
+  b->port_ = options.port > 0 ? options.port : FreeLoopbackPort();
   std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/mosquitto.conf") << "listener " << b->port_ << " 127.0.0.1\n"
-                                          << "allow_anonymous " << (allow_anonymous ? "true" : "false") << "\n"
-                                          << "max_queued_messages 0\n"
-                                          << "max_inflight_messages 0\n"
-                                          << "persistence false\n"
-                                          << "log_dest stderr\n";
+  std::ofstream conf(dir + "/mosquitto.conf");
+  conf << "listener " << b->port_ << " 127.0.0.1\n"
+       << "allow_anonymous " << (options.allow_anonymous ? "true" : "false") << "\n"
+       << "max_queued_messages 0\n"
+       << "max_inflight_messages 0\n"
+       << "log_dest stderr\n";
+  if (options.persistence && geteuid() == 0) {
+    // Started as root, mosquitto switches to the user `mosquitto`, which
+    // cannot write the database into a private directory of root's.
+    conf << "user root\n";
+  }
+  if (options.persistence) {
+    // The trailing slash: mosquitto before 2.0 appends the file name as is.
+    conf << "persistence true\n"
+         << "persistence_location " << std::filesystem::absolute(dir).string() << "/\n"
+         << "persistence_file mosquitto.db\n"
+         << "autosave_interval " << options.autosave_interval << "\n"
+         << "autosave_on_changes " << (options.autosave_on_changes ? "true" : "false") << "\n";
+  } else {
+    conf << "persistence false\n";
+  }
+  conf.close();
+  if (!conf) return absl::InternalError(absl::StrCat("cannot write ", dir, "/mosquitto.conf"));
   if (absl::Status s = b->Spawn(); !s.ok()) return s;
   return b;
 }
@@ -104,6 +130,31 @@ void MosquittoBroker::Kill() {
 std::string MosquittoBroker::Log() const {
   std::ifstream in(dir_ + "/mosquitto.log");
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+absl::Status MosquittoBroker::Stop(double timeout_s) {
+  if (pid_ <= 0) return absl::OkStatus();
+  const size_t log_before = Log().size();
+  kill(pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      // Mosquitto exits normally even when it could not write its database.
+      const std::string log = Log();
+      const size_t at = log.find("Error saving in-memory database", std::min(log_before, log.size()));
+      if (at != std::string::npos) {
+        return absl::DataLossError(absl::StrCat("mosquitto on port ", port_, " stopped without saving its database: ",
+                                                log.substr(at, log.find('\n', at) - at), " (see ", dir_,
+                                                "/mosquitto.log)"));
+      }
+      return absl::OkStatus();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Kill();
+  return absl::DeadlineExceededError(absl::StrCat("mosquitto on port ", port_, " did not exit within ", timeout_s,
+                                                  " s of SIGTERM; killed"));
 }
 
 absl::Status MosquittoBroker::Restart() {

@@ -20,9 +20,26 @@
 // reconnect, so Publish keeps accepting messages until the limit is reached
 // and then waits for the connection. A QoS-1 message that was in flight when
 // the connection dropped and that Paho abandons (clean session) is published
-// again after the reconnect (at-least-once; up to kMaxAttempts times).
-// Flush waits until nothing is outstanding; messages given up on since the
-// previous Flush make it return DataLoss.
+// again after the reconnect (at-least-once; up to kMaxAttempts times), and so
+// are the last kReplayAfterLoss acknowledged ones (a broker that crashed may
+// not have saved them). Flush waits until nothing is outstanding; messages
+// given up on since the previous Flush make it return DataLoss.
+// The publisher always connects with a clean session, whatever
+// options.clean_session says: its own re-publishing above does what a
+// persistent publisher session would, and Paho C 1.3.12 re-sending the
+// in-flight messages of a persistent session after a reconnect can send a
+// corrupted payload (seen here after a broker SIGKILL: the first 8 bytes of
+// the payload overwritten, as by a freed buffer; cf. eclipse/paho.mqtt.c
+// issues 1310 and 1592). A publisher session holds nothing else at QoS <= 1.
+//
+// Broker restart (docs/DATA_PATH.md): at QoS 1, with a subscriber that has a
+// persistent session (clean_session=false, fixed client id) and a broker
+// with persistence, every message Publish accepted reaches the handler at
+// least once across a graceful broker restart (SIGTERM: the broker saves its
+// database), and across a crash (SIGKILL) when the broker saves after every
+// change (Mosquitto `autosave_on_changes true`, `autosave_interval 1`).
+// Messages a crashed broker acknowledged but had not saved otherwise - with
+// a timed autosave or none - are lost; no client can recover them.
 //
 // Subscriber: Start connects, subscribes to uri.topic (or
 // $share/GROUP/TOPIC when options.group is set: a shared subscription, each
@@ -84,6 +101,16 @@ constexpr auto kMinRetry = std::chrono::seconds(1);
 constexpr auto kMaxRetry = std::chrono::seconds(30);
 // A message abandoned by Paho this many times is given up on (DataLoss).
 constexpr int kMaxAttempts = 10;
+// QoS 1: after a lost connection the publisher also re-publishes this many
+// of the messages the broker acknowledged last. A broker that crashed
+// (SIGKILL) may have acknowledged them without having saved them: Mosquitto
+// sends the PUBACK at once and saves later; with `autosave_on_changes true`
+// and `autosave_interval 1` it saves after every pass of its event loop, in
+// which it reads one packet per plain-TCP connection (with TLS, what one
+// record holds), so only the last one or two acknowledged messages of a
+// publisher can be unsaved. The price is up to this many duplicates per
+// reconnect (at-least-once) and keeping this many payloads in memory.
+constexpr size_t kReplayAfterLoss = 32;
 // MQTT packet ids are 16 bits: no more can be in flight.
 constexpr int64_t kMaxInFlightLimit = 65535;
 
@@ -178,9 +205,11 @@ struct MqttSetup {
   mqtt::connect_options connect_options;
   int max_in_flight = 1000;
 
-  absl::Status Init(const BrokerUri& u, const TransportOptions& o) {
+  // `publisher`: the session is always clean (see the file comment).
+  absl::Status Init(const BrokerUri& u, const TransportOptions& o, bool publisher) {
     uri = u;
     options = o;
+    if (publisher) options.clean_session = true;
     if (uri.scheme != "mqtt") {
       return absl::InvalidArgumentError(absl::StrCat(Prefix(uri), ": not an mqtt:// URI"));
     }
@@ -307,7 +336,7 @@ class MqttPublisher final : public Publisher {
   }
 
   absl::Status Init(const BrokerUri& uri, const TransportOptions& options) {
-    absl::Status st = setup_.Init(uri, options);
+    absl::Status st = setup_.Init(uri, options, /*publisher=*/true);
     if (!st.ok()) return st;
     topic_ = mqtt::string_ref(uri.topic);
     if (uri.topic.find_first_of("+#") != std::string::npos) {
@@ -329,13 +358,21 @@ class MqttPublisher final : public Publisher {
       if (was_lost) std::fprintf(stderr, "mqtt publisher %s: reconnected\n", setup_.Describe().c_str());
     });
     client_->set_connection_lost_handler([this](const std::string& cause) {
+      size_t replay;
       {
         std::lock_guard<std::mutex> l(mu_);
         connected_ = false;
         lost_connection_ = true;
+        // The last acknowledged messages go out again after the reconnect
+        // (see kReplayAfterLoss); they count as in flight until acknowledged.
+        replay = recently_acked_.size();
+        in_flight_ += static_cast<int64_t>(replay);
+        retry_.insert(retry_.end(), recently_acked_.begin(), recently_acked_.end());
+        recently_acked_.clear();
       }
-      std::fprintf(stderr, "mqtt publisher %s: connection lost%s%s; reconnecting\n", setup_.Describe().c_str(),
-                   cause.empty() ? "" : ": ", cause.c_str());
+      std::fprintf(stderr, "mqtt publisher %s: connection lost%s%s; reconnecting (then re-publishing the last %zu "
+                   "acknowledged messages)\n", setup_.Describe().c_str(), cause.empty() ? "" : ": ", cause.c_str(),
+                   replay);
     });
     retry_thread_ = std::thread([this] { RetryLoop(); });
     return setup_.FirstConnect(*client_, "publisher");
@@ -401,11 +438,15 @@ class MqttPublisher final : public Publisher {
   };
 
   void OnDelivered(const mqtt::token& tok) {
+    const auto* dt = dynamic_cast<const mqtt::delivery_token*>(&tok);
+    mqtt::const_message_ptr msg = dt != nullptr ? dt->get_message() : nullptr;
     {
       std::lock_guard<std::mutex> l(mu_);
       --in_flight_;
-      if (!attempts_.empty()) {
-        if (auto* dt = dynamic_cast<const mqtt::delivery_token*>(&tok)) attempts_.erase(dt->get_message().get());
+      if (msg && !attempts_.empty()) attempts_.erase(msg.get());
+      if (msg && msg->get_qos() > 0) {
+        recently_acked_.push_back(std::move(msg));
+        if (recently_acked_.size() > kReplayAfterLoss) recently_acked_.pop_front();
       }
     }
     cv_.notify_all();
@@ -475,6 +516,7 @@ class MqttPublisher final : public Publisher {
   bool closing_ = false;
   std::deque<mqtt::const_message_ptr> retry_;
   std::unordered_map<const mqtt::message*, int> attempts_;  // messages abandoned at least once
+  std::deque<mqtt::const_message_ptr> recently_acked_;      // the last kReplayAfterLoss (QoS 1)
 
   std::unique_ptr<mqtt::async_client> client_;
   std::thread retry_thread_;
@@ -496,7 +538,7 @@ class MqttSubscriber final : public Subscriber {
   }
 
   absl::Status Init(const BrokerUri& uri, const TransportOptions& options) {
-    absl::Status st = setup_.Init(uri, options);
+    absl::Status st = setup_.Init(uri, options, /*publisher=*/false);
     if (!st.ok()) return st;
     filter_ = options.group.empty() ? uri.topic : absl::StrCat("$share/", options.group, "/", uri.topic);
     // Validates the server URI and client id now rather than at Start.
