@@ -32,7 +32,10 @@ struct BrokerUri {
 struct TransportOptions {
   std::string client_id;      // MQTT client id / Kafka client.id; generated when empty
   int qos = 1;                // MQTT: 0 or 1
-  bool clean_session = true;  // MQTT: false keeps the session (and QoS-1 queue) across reconnects
+  // MQTT subscribers: false keeps the session (and its QoS-1 queue) across
+  // reconnects. Publishers always use a clean session and re-publish what
+  // was in flight themselves (mqtt_transport.cc explains why).
+  bool clean_session = true;
   std::string group;          // MQTT shared subscription / Kafka consumer group
   std::string username, password;
   std::string tls_ca;         // PEM CA: TLS to the broker when set
