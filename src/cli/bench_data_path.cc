@@ -11,16 +11,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "cli/bench_broker.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -63,7 +61,7 @@ struct ModelFlags {
     app->add_option("--seed", seed, "random seed")->capture_default_str();
   }
 
-  absl::StatusOr<std::unique_ptr<stream::SgdModel>> Make(const Dataset& data, uint64_t seed_override = 0) const {
+  absl::StatusOr<std::unique_ptr<stream::SgdModel>> Make(const Dataset& data) const {
     stream::SgdOptions o;
     o.kind = model;
     o.features = data.cols;
@@ -75,8 +73,19 @@ struct ModelFlags {
     o.hidden = hidden;
     o.learning_rate = learning_rate;
     o.threads = threads;
-    o.seed = seed_override != 0 ? seed_override : seed;
+    o.seed = seed;
     return stream::SgdModel::Create(o);
+  }
+
+  // Trainer options both training benchmarks share.
+  stream::StreamTrainOptions TrainOptions(const Dataset& train, int epochs) const {
+    stream::StreamTrainOptions o;
+    o.class_names = train.class_names;
+    o.epoch_samples = train.rows;
+    o.epochs = epochs;
+    o.batch = batch;
+    o.seed = seed;
+    return o;
   }
 };
 
@@ -155,15 +164,10 @@ int RunBenchCache(const CacheArgs& a) {
   for (int64_t i = 0; i < train->rows; ++i) {
     if (absl::StatusOr<int64_t> k = (*cache)->Put(stream::RowToSample(*train, i, i, so)); !k.ok()) return Fail(k.status());
   }
-  stream::StreamTrainOptions o;
-  o.class_names = train->class_names;
-  o.epoch_samples = train->rows;
-  o.epochs = a.epochs;
-  o.batch = a.model.batch;
+  stream::StreamTrainOptions o = a.model.TrainOptions(*train, a.epochs);
   o.arrival_order = false;
   o.sampler = sampler;
   o.hits_first = a.policy != "lru";
-  o.seed = a.model.seed;
   absl::StatusOr<std::unique_ptr<stream::SgdModel>> model = a.model.Make(*train);
   if (!model.ok()) return Fail(model.status());
   absl::StatusOr<stream::StreamTrainReport> r = stream::TrainFromCache(
@@ -286,15 +290,10 @@ int RunBenchStreamTrain(const StreamTrainArgs& a) {
 
   absl::StatusOr<std::unique_ptr<stream::SgdModel>> model = a.model.Make(*train);
   if (!model.ok()) return Fail(model.status());
-  stream::StreamTrainOptions o;
-  o.class_names = train->class_names;
-  o.epoch_samples = train->rows;
-  o.epochs = a.epochs;
-  o.batch = a.model.batch;
+  stream::StreamTrainOptions o = a.model.TrainOptions(*train, a.epochs);
   o.arrival_order = true;
   o.sampler = "uniform";
   o.checkpoint = dir + "/model.ckpt";
-  o.seed = a.model.seed;
   Progress(absl::StrCat("stream-train: ", train->rows, " samples from a device over ", uri->ToString(), ", ",
                         a.model.model, " trained while they arrive"));
   // The device: `mliot device simulate` in its own process, at nice

@@ -1,20 +1,18 @@
 #include "stream/data_parallel.h"
 
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 #include <random>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/status_util.h"
 
 namespace mliot::stream {
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double Now() { return RealClock()->NowSeconds(); }
 
 }  // namespace
 

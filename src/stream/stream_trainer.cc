@@ -1,6 +1,5 @@
 #include "stream/stream_trainer.h"
 
-#include <chrono>
 #include <deque>
 #include <numeric>
 #include <random>
@@ -9,15 +8,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/status_util.h"
 #include "stream/device_simulator.h"
 
 namespace mliot::stream {
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double Now() { return RealClock()->NowSeconds(); }
 
 struct Batch {
   std::vector<float> x;
@@ -215,7 +213,7 @@ absl::StatusOr<StreamTrainReport> TrainFromCache(TieredCache& cache, SgdModel& m
     losses.resize(static_cast<size_t>(n));
     model.SetLearningRateScale(CosineScale(r.samples, total_samples));
     const float loss = model.Step(b.x.data(), b.y.data(), n, losses.data());
-    for (int64_t i = 0; i < n; ++i) cache.ReportLoss(b.keys[static_cast<size_t>(i)], losses[static_cast<size_t>(i)]);
+    cache.ReportLosses(b.keys, losses);
     loss_sum += static_cast<double>(loss) * static_cast<double>(n);
     loss_n += n;
     r.samples += n;

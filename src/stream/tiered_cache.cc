@@ -1,30 +1,19 @@
 #include "stream/tiered_cache.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 
 namespace mliot::stream {
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double Now() { return RealClock()->NowSeconds(); }
 
 }  // namespace
-
-const char* TierName(Tier tier) {
-  switch (tier) {
-    case Tier::kRam: return "ram";
-    case Tier::kDisk: return "disk";
-    case Tier::kArchive: return "archive";
-  }
-  return "?";
-}
 
 absl::StatusOr<std::unique_ptr<TieredCache>> TieredCache::Open(const CacheOptions& o) {
   if (o.dir.empty()) return absl::InvalidArgumentError("cache: a directory is required");
@@ -51,11 +40,9 @@ absl::StatusOr<std::unique_ptr<TieredCache>> TieredCache::Open(const CacheOption
     if (!bytes->has_value() || !s.ParseFromString(**bytes)) continue;
     c->keys_[id] = static_cast<int64_t>(c->ids_.size());
     c->ids_.push_back(id);
-    c->labels_.push_back(s.label());
     c->losses_.push_back(std::numeric_limits<float>::quiet_NaN());
     c->put_bytes_ += static_cast<int64_t>((*bytes)->size());
   }
-  c->stats_.archived = c->archive_->size();
   return c;
 }
 
@@ -69,11 +56,9 @@ absl::StatusOr<int64_t> TieredCache::Put(const v1::Sample& sample) {
   const int64_t key = static_cast<int64_t>(ids_.size());
   keys_[sample.id()] = key;
   ids_.push_back(sample.id());
-  labels_.push_back(sample.label());
   losses_.push_back(std::numeric_limits<float>::quiet_NaN());
   put_bytes_ += static_cast<int64_t>(bytes.size());
   ram_slots_ = options_.ram_bytes / std::max<int64_t>(1, put_bytes_ / static_cast<int64_t>(ids_.size()));
-  stats_.archived = archive_->size();
   OfferToRam(key, bytes);
   return key;
 }
@@ -170,14 +155,16 @@ bool TieredCache::InRam(int64_t key) const {
   return ram_.contains(key);
 }
 
-std::string TieredCache::Label(int64_t key) const {
-  absl::MutexLock lock(&mu_);
-  return key >= 0 && key < static_cast<int64_t>(labels_.size()) ? labels_[static_cast<size_t>(key)] : "";
-}
-
 void TieredCache::ReportLoss(int64_t key, float loss) {
   absl::MutexLock lock(&mu_);
   if (key >= 0 && key < static_cast<int64_t>(losses_.size())) losses_[static_cast<size_t>(key)] = loss;
+}
+
+void TieredCache::ReportLosses(std::span<const int64_t> keys, std::span<const float> losses) {
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < keys.size() && i < losses.size(); ++i) {
+    if (keys[i] >= 0 && keys[i] < static_cast<int64_t>(losses_.size())) losses_[static_cast<size_t>(keys[i])] = losses[i];
+  }
 }
 
 void TieredCache::RefreshImportance() {
@@ -211,10 +198,7 @@ std::vector<double> TieredCache::Weights() const {
 
 CacheStats TieredCache::stats() const {
   absl::MutexLock lock(&mu_);
-  CacheStats s = stats_;
-  s.ram_bytes = ram_used_;
-  s.disk_bytes = disk_->bytes();
-  return s;
+  return stats_;
 }
 
 absl::StatusOr<std::vector<int64_t>> SampleEpoch(const std::string& sampler, int64_t n,

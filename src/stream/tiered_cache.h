@@ -44,7 +44,6 @@ struct CacheOptions {
 };
 
 enum class Tier { kRam = 0, kDisk = 1, kArchive = 2 };
-const char* TierName(Tier tier);
 
 struct TierStats {
   int64_t hits = 0;
@@ -57,7 +56,6 @@ struct CacheStats {
   TierStats tiers[3];
   int64_t requests = 0;
   int64_t substituted = 0;  // L requests served by a cached stand-in (icache)
-  int64_t ram_bytes = 0, disk_bytes = 0, archived = 0;
   // RAM hits (substitutions included) per request.
   double hit_ratio() const {
     return requests == 0 ? 0.0 : static_cast<double>(tiers[0].hits + substituted) / static_cast<double>(requests);
@@ -86,10 +84,11 @@ class TieredCache {
   // Blocks until at least `n` samples are in, or `timeout`; returns size().
   int64_t WaitForSize(int64_t n, absl::Duration timeout) const;
   bool InRam(int64_t key) const;
-  std::string Label(int64_t key) const;  // empty when unknown
 
-  // The trainer's loss on `key`; weights change only on RefreshImportance.
+  // The trainer's loss on `key` (or on each of `keys`); weights change only
+  // on RefreshImportance.
   void ReportLoss(int64_t key, float loss);
+  void ReportLosses(std::span<const int64_t> keys, std::span<const float> losses);
   // Ranks every sample by its last loss (unseen samples rank highest),
   // sets weight = log(rank + 10), and hands the weights to the policy.
   void RefreshImportance();
@@ -114,7 +113,6 @@ class TieredCache {
   int64_t ram_slots_ ABSL_GUARDED_BY(mu_) = 0;  // samples that fit in RAM (from the mean size)
   int64_t put_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> ids_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> labels_ ABSL_GUARDED_BY(mu_);
   std::vector<float> losses_ ABSL_GUARDED_BY(mu_);  // NaN = never trained on
   std::vector<double> weights_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> keys_ ABSL_GUARDED_BY(mu_);
