@@ -259,7 +259,7 @@ int RunBenchStreamTrain(const StreamTrainArgs& a) {
   const std::string dir = TempDir("stream-train");
   absl::StatusOr<BenchBroker> broker = StartBroker(a.broker, dir);
   if (!broker.ok()) return Fail(broker.status());
-  absl::StatusOr<stream::BrokerUri> uri = stream::BrokerUri::Parse(broker->base + broker->Topic("mliot/bench/samples"));
+  absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(broker->base + broker->Topic("mliot/bench/samples"));
   if (!uri.ok()) return Fail(uri.status());
 
   const int64_t bytes = SampleBytes(*train) * train->rows;

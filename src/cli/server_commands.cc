@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,10 +16,13 @@
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
+#include "common/broker_uri.h"
 #include "common/grpc_util.h"
 #include "coord/coordinator.h"
 #include "node/agent.h"
 #include "serve/serving_service.h"
+#include "stream/infer_topic.h"
+#include "stream/stream_task.h"
 #include "train/task_spec.h"
 #include "train/train_worker.h"
 
@@ -82,6 +86,17 @@ int RunWorker(WorkerArgs& a) {
   if (!yaml.ok()) return Fail(yaml.status());
   absl::StatusOr<TaskSpec> spec = ParseTaskSpec(*yaml);
   if (!spec.ok()) return Fail(spec.status());
+  if (a.role == "train" && spec->stream) {
+    stream::StreamTaskOptions o;
+    o.spec = *spec;
+    o.task_dir = a.task_dir;
+    o.bundle_dir = a.task_dir + "/bundle";
+    o.feedback_dir = a.task_dir + "/feedback";
+    o.status_path = a.task_dir + "/train.status";
+    o.threads = std::max(1, a.threads);
+    absl::Status s = stream::RunStreamTrainWorker(o, stop);
+    return s.ok() ? 0 : Fail(s);
+  }
   if (a.role == "train") {
     TrainWorkerOptions o;
     o.spec = *spec;
@@ -110,7 +125,27 @@ int RunWorker(WorkerArgs& a) {
   if (absl::Status s = WriteFileAtomically(a.task_dir + "/serve.addr", address); !s.ok()) return Fail(s);
   std::fprintf(stderr, "serving %s version %lld on %s\n", spec->name.c_str(),
                static_cast<long long>(service.version()), address.c_str());
+  // A streaming task also answers prediction requests on its broker.
+  std::unique_ptr<stream::InferTopicServer> infer;
+  if (spec->stream) {
+    absl::StatusOr<BrokerUri> broker = BrokerUri::Parse(spec->data);
+    if (!broker.ok()) return Fail(broker.status());
+    absl::StatusOr<std::unique_ptr<stream::InferTopicServer>> started = stream::InferTopicServer::Start(
+        *broker, spec->name, [&service](const std::vector<float>& row) {
+          v1::PredictRequest request;
+          request.set_rows(1);
+          request.mutable_features()->Add(row.begin(), row.end());
+          return service.PredictLocal(request);
+        });
+    // The gRPC endpoint serves regardless; a broker that is down is retried
+    // by the transport, so this fails only on a bad address.
+    if (!started.ok()) return Fail(started.status());
+    infer = std::move(*started);
+    std::fprintf(stderr, "answering %s on %s://%s\n", stream::InferTopic(broker->scheme, spec->name).c_str(),
+                 broker->scheme.c_str(), broker->HostPort().c_str());
+  }
   WaitForStop();
+  if (infer) infer->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   service.Stop();
   return 0;

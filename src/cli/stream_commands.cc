@@ -30,7 +30,7 @@
 namespace mliot::cli {
 namespace {
 
-using stream::BrokerUri;
+using ::mliot::BrokerUri;
 
 struct SimulateArgs {
   std::string data;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_util.h"
+#include "common/status_util.h"
 #include "serve/bundle_reader.h"
 
 namespace mliot {
@@ -72,6 +73,14 @@ void ServingService::WatchLoop() {
     }
     current_ = std::move(*next);
   }
+}
+
+absl::StatusOr<v1::PredictResponse> ServingService::PredictLocal(const v1::PredictRequest& request) const {
+  std::shared_ptr<const Servable> s = Current();
+  if (!s) return absl::UnavailableError(absl::StrCat(task_, ": no model loaded yet"));
+  v1::PredictResponse response;
+  MLIOT_RETURN_IF_ERROR(FromGrpc(Respond(*s, request, &response)));
+  return response;
 }
 
 grpc::Status ServingService::Respond(const Servable& servable, const v1::PredictRequest& request,

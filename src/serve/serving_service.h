@@ -39,6 +39,10 @@ class ServingService final : public v1::Serving::Service {
 
   int64_t version() const;
 
+  // Predict for an in-process caller that has no gRPC context (the infer
+  // topic server of the same worker): no token check.
+  absl::StatusOr<v1::PredictResponse> PredictLocal(const v1::PredictRequest& request) const;
+
   grpc::Status Predict(grpc::ServerContext* context, const v1::PredictRequest* request,
                        v1::PredictResponse* response) override;
   grpc::Status PredictStream(

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -140,6 +141,35 @@ class TorchSgdModel final : public SgdModel {
     if (ec) return absl::InternalError(absl::StrCat("rename ", tmp, " -> ", path, ": ", ec.message()));
     return absl::OkStatus();
   }
+
+  absl::Status SaveEngineWeights(const std::string& path) const override {
+    torch::NoGradGuard no_grad;
+    auto put = [](TensorFile& f, const std::string& name, const torch::Tensor& t) {
+      const torch::Tensor c = t.detach().contiguous();
+      f.Put(name, c.sizes().vec(), c.data_ptr<float>());
+    };
+    if constexpr (std::is_same_v<Net, Mlp>) {
+      // models/torch_models.cc MlpModel: W<i>, b<i> per layer, ReLU between.
+      TensorFile f("mliot.mlp.v1");
+      const torch::nn::Linear layers[] = {net_->fc1, net_->fc2, net_->head};
+      for (int i = 0; i < 3; ++i) {
+        put(f, absl::StrCat("W", i), layers[i]->weight);
+        put(f, absl::StrCat("b", i), layers[i]->bias);
+      }
+      return f.Write(path);
+    } else {
+      // CnnModel: the module's parameters by name, and meta = {h, w, k,
+      // mean, inv_std}; (x - 0.5) * 2 is this model's input mapping.
+      TensorFile f("mliot.cnn.v1");
+      for (const auto& item : net_->named_parameters()) put(f, item.key(), item.value());
+      const float meta[5] = {static_cast<float>(options_.height), static_cast<float>(options_.width),
+                             static_cast<float>(options_.classes), 0.5f, 2.0f};
+      f.Put("meta", {5}, meta);
+      return f.Write(path);
+    }
+  }
+
+  const SgdOptions& options() const override { return options_; }
 
   absl::Status LoadCheckpoint(const std::string& path) override {
     MLIOT_ASSIGN_OR_RETURN(TensorFile f, TensorFile::Read(path, kFormat));

@@ -65,6 +65,13 @@ class SgdModel {
   // temporary name, then renamed): a reader sees the old file or the new one.
   virtual absl::Status SaveCheckpoint(const std::string& path) const = 0;
   virtual absl::Status LoadCheckpoint(const std::string& path) = 0;
+  // Writes the weights in the engine's format for the same architecture
+  // (ml/models/torch_models.cc: "mliot.mlp.v1" with layers = 2, or
+  // "mliot.cnn.v1" with channels = 16 and hidden = options().hidden), so a
+  // bundle can serve this model through the engine's own kind. The mlp
+  // expects inputs mapped to [-1, 1], which the bundle's preprocessing does.
+  virtual absl::Status SaveEngineWeights(const std::string& path) const = 0;
+  virtual const SgdOptions& options() const = 0;
 };
 
 // The cosine schedule every trainer here uses: 1 at step 0, falling to 0.02

@@ -72,6 +72,20 @@ bool AddRow(const Fetched& f, int64_t features, const absl::flat_hash_map<std::s
   return true;
 }
 
+bool Cancelled(const StreamTrainOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
+
+// Waits for the cache to hold more than `n` samples, in short slices so that
+// a cancel is noticed; false when the idle timeout passed or on cancel.
+bool WaitForArrival(const TieredCache& cache, int64_t n, const StreamTrainOptions& o) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(o.idle_timeout_s);
+  while (!Cancelled(o)) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    if (cache.WaitForSize(n + 1, std::min(left, absl::Milliseconds(250))) > n) return true;
+  }
+  return false;
+}
+
 // The loader thread's body: every epoch's batches, then an end marker.
 void Load(TieredCache& cache, const StreamTrainOptions& o, int64_t features, BatchQueue& queue,
           int64_t& short_epochs, int64_t& skipped) {
@@ -117,8 +131,8 @@ void Load(TieredCache& cache, const StreamTrainOptions& o, int64_t features, Bat
         }
         if (!buffer.empty()) break;
         if (next_arrival >= o.epoch_samples) return std::nullopt;
-        if (cache.WaitForSize(next_arrival + 1, absl::Seconds(o.idle_timeout_s)) <= next_arrival) {
-          ++short_epochs;  // the stream stopped short of the epoch
+        if (!WaitForArrival(cache, next_arrival, o)) {
+          if (!Cancelled(o)) ++short_epochs;  // the stream stopped short of the epoch
           return std::nullopt;
         }
       }
@@ -131,6 +145,7 @@ void Load(TieredCache& cache, const StreamTrainOptions& o, int64_t features, Bat
     Batch b;
     b.epoch = epoch;
     for (std::optional<int64_t> key = next_key(); key.has_value(); key = next_key()) {
+      if (Cancelled(o)) break;
       absl::StatusOr<Fetched> f = cache.Get(*key);
       if (!f.ok()) return fail(f.status());
       if (!AddRow(*f, features, classes, b)) ++skipped;
@@ -140,6 +155,7 @@ void Load(TieredCache& cache, const StreamTrainOptions& o, int64_t features, Bat
         b.epoch = epoch;
       }
     }
+    if (Cancelled(o)) return fail(absl::CancelledError("stream trainer: stopped"));
     if (!b.y.empty() && !queue.Push(std::move(b))) return;
     Batch marker;
     marker.epoch = epoch;

@@ -14,6 +14,7 @@
 #ifndef MLIOT_STREAM_STREAM_TRAINER_H_
 #define MLIOT_STREAM_STREAM_TRAINER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -39,6 +40,7 @@ struct StreamTrainOptions {
   int refresh_per_epoch = 10;  // importance refreshes per epoch
   std::string checkpoint;      // written after each epoch when set
   double idle_timeout_s = 30;  // ends an epoch-1 wait for a stream that stopped
+  const std::atomic<bool>* cancel = nullptr;  // when set and true: stop (Cancelled)
   uint64_t seed = 1;
 };
 

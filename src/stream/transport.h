@@ -14,20 +14,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/broker_uri.h"
 
 namespace mliot::stream {
-
-struct BrokerUri {
-  std::string scheme;  // mqtt | kafka
-  std::string host;
-  int port = 0;
-  std::string topic;   // may contain '/', e.g. mliot/kitchen/samples
-
-  // "mqtt://127.0.0.1:1883/mliot/t/samples"; errors name the bad part.
-  static absl::StatusOr<BrokerUri> Parse(const std::string& uri);
-  std::string HostPort() const;
-  std::string ToString() const;
-};
 
 struct TransportOptions {
   std::string client_id;      // MQTT client id / Kafka client.id; generated when empty

@@ -83,6 +83,10 @@ absl::StatusOr<int64_t> WriteBundleVersion(const std::string& dir, const BundleC
     m.mutable_two_stage()->set_weights_file("stage1-logreg.w");
     MLIOT_RETURN_IF_ERROR(c.two_stage->detector->SaveWeights(tmp + "/stage1-logreg.w"));
   }
+  for (const auto& [name, source] : c.extra_files) {
+    fs::copy_file(source, absl::StrCat(tmp, "/", name), fs::copy_options::overwrite_existing, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat(source, ": cannot copy into the bundle: ", ec.message()));
+  }
   m.set_val_accuracy(c.val_accuracy);
   m.set_data_source(c.data_source);
   m.set_selection(c.selection);

@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,6 +50,10 @@ struct BundleContents {
   double val_accuracy = 0;
   std::string data_source;
   std::string selection;
+  // Files copied into the version directory as (name, source path): state a
+  // trainer needs to resume from this version on another node (a streaming
+  // task's optimiser-side checkpoint). Servable ignores them.
+  std::vector<std::pair<std::string, std::string>> extra_files;
 };
 
 // Writes the next version (1 + the highest present) and returns its number.

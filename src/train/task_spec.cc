@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/broker_uri.h"
 #include "common/status_util.h"
 #include "ml/ensemble.h"
 #include "ml/hpo/strategy.h"
@@ -52,6 +53,66 @@ absl::StatusOr<double> Number(const YAML::Node& node, const std::string& path) {
   return v;
 }
 
+absl::StatusOr<int64_t> Count(const YAML::Node& node, const std::string& path) {
+  MLIOT_ASSIGN_OR_RETURN(double v, Number(node, path));
+  if (v != static_cast<double>(static_cast<int64_t>(v))) {
+    return SpecError(absl::StrCat(path, ": expected a whole number, got ", v));
+  }
+  return static_cast<int64_t>(v);
+}
+
+absl::StatusOr<std::string> Choice(const YAML::Node& node, const std::string& path,
+                                   const std::vector<std::string>& valid) {
+  MLIOT_ASSIGN_OR_RETURN(std::string v, String(node, path));
+  if (std::find(valid.begin(), valid.end(), v) == valid.end()) {
+    return SpecError(absl::StrCat(path, ": '", v, "'; valid: ", absl::StrJoin(valid, ", ")));
+  }
+  return v;
+}
+
+// The `stream:` section of a task whose data is a topic.
+absl::StatusOr<StreamSpec> ParseStream(const YAML::Node& node) {
+  MLIOT_RETURN_IF_ERROR(CheckKeys(node, "stream", {"classes", "epoch_samples", "epochs", "batch", "model",
+                                                   "cache_mb", "disk_mb", "policy", "sampler"}));
+  StreamSpec s;
+  const YAML::Node classes = node["classes"];
+  if (!classes) return SpecError("stream.classes: missing (the class names samples carry as labels)");
+  if (!classes.IsSequence()) return SpecError("stream.classes: expected a list of class names");
+  std::set<std::string> seen;
+  for (const YAML::Node& c : classes) {
+    MLIOT_ASSIGN_OR_RETURN(std::string name, String(c, "stream.classes"));
+    if (!seen.insert(name).second) return SpecError(absl::StrCat("stream.classes: '", name, "' appears twice"));
+    s.classes.push_back(name);
+  }
+  if (s.classes.size() < 2) return SpecError("stream.classes: at least two classes are needed");
+  if (!node["epoch_samples"]) return SpecError("stream.epoch_samples: missing (samples per epoch)");
+  MLIOT_ASSIGN_OR_RETURN(s.epoch_samples, Count(node["epoch_samples"], "stream.epoch_samples"));
+  if (node["epochs"]) {
+    MLIOT_ASSIGN_OR_RETURN(int64_t e, Count(node["epochs"], "stream.epochs"));
+    s.epochs = static_cast<int>(e);
+  }
+  if (node["batch"]) {
+    MLIOT_ASSIGN_OR_RETURN(int64_t b, Count(node["batch"], "stream.batch"));
+    s.batch = static_cast<int>(b);
+  }
+  if (node["model"]) {
+    MLIOT_ASSIGN_OR_RETURN(s.model, Choice(node["model"], "stream.model", {"mlp", "cnn"}));
+  }
+  if (node["cache_mb"]) {
+    MLIOT_ASSIGN_OR_RETURN(s.cache_mb, Number(node["cache_mb"], "stream.cache_mb"));
+  }
+  if (node["disk_mb"]) {
+    MLIOT_ASSIGN_OR_RETURN(s.disk_mb, Number(node["disk_mb"], "stream.disk_mb"));
+  }
+  if (node["policy"]) {
+    MLIOT_ASSIGN_OR_RETURN(s.policy, Choice(node["policy"], "stream.policy", {"lru", "shade", "icache"}));
+  }
+  if (node["sampler"]) {
+    MLIOT_ASSIGN_OR_RETURN(s.sampler, Choice(node["sampler"], "stream.sampler", {"uniform", "importance"}));
+  }
+  return s;
+}
+
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -76,7 +137,7 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
   if (!root.IsDefined() || root.IsNull()) return SpecError("empty document");
   TaskSpec spec;
   try {
-    MLIOT_RETURN_IF_ERROR(CheckKeys(root, "", {"name", "data", "label", "model", "device"}));
+    MLIOT_RETURN_IF_ERROR(CheckKeys(root, "", {"name", "data", "label", "model", "device", "stream"}));
     if (!root["name"]) return SpecError("missing key 'name'");
     MLIOT_ASSIGN_OR_RETURN(spec.name, String(root["name"], "name"));
     if (!ValidName(spec.name)) {
@@ -85,10 +146,21 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
     }
     if (!root["data"]) return SpecError("missing key 'data'");
     MLIOT_ASSIGN_OR_RETURN(spec.data, String(root["data"], "data"));
-    if (!absl::StartsWith(spec.data, "fashion-mnist:") && !absl::StartsWith(spec.data, "csv:") &&
-        !absl::StartsWith(spec.data, "idx:")) {
+    if (IsBrokerUri(spec.data)) {
+      MLIOT_RETURN_IF_ERROR(Annotate(BrokerUri::Parse(spec.data).status(), "spec: data"));
+      if (root["model"]) {
+        return SpecError("model: does not apply when data is a topic (a streaming task); use stream.model");
+      }
+      if (!root["stream"]) return SpecError("stream: missing; a task whose data is a topic needs stream.classes "
+                                            "and stream.epoch_samples");
+      MLIOT_ASSIGN_OR_RETURN(spec.stream, ParseStream(root["stream"]));
+    } else if (!absl::StartsWith(spec.data, "fashion-mnist:") && !absl::StartsWith(spec.data, "csv:") &&
+               !absl::StartsWith(spec.data, "idx:")) {
       return SpecError(absl::StrCat("data: '", spec.data,
-                                    "' is not a data spec (fashion-mnist:..., csv:PATH, idx:A,B)"));
+                                    "' is not a data spec (fashion-mnist:..., csv:PATH, idx:A,B) "
+                                    "or a topic (mqtt://HOST:PORT/TOPIC, kafka://HOST:PORT/TOPIC)"));
+    } else if (root["stream"]) {
+      return SpecError("stream: applies only when data is a topic (mqtt://... or kafka://...)");
     }
     if (root["label"]) {
       MLIOT_ASSIGN_OR_RETURN(spec.label, String(root["label"], "label"));

@@ -16,6 +16,21 @@
 //     require: "locality == 'local' and latency_ms <= 40"
 //     prefer: "max(memory_mb)"
 //
+// A streaming task names a topic as its data and says how to train on it
+// (the `model:` section does not apply; stream/stream_task.h runs it):
+//
+//   data: mqtt://127.0.0.1:1883/mliot/kitchen/data   # or kafka://HOST:PORT/TOPIC
+//   stream:
+//     classes: [idle, cooking, washing]   # the labels samples carry (required)
+//     epoch_samples: 60000                # samples per epoch (required)
+//     epochs: 2
+//     batch: 64
+//     model: mlp                          # mlp | cnn
+//     cache_mb: 64                        # RAM tier
+//     disk_mb: 256                        # LMDB tier
+//     policy: lru                         # lru | shade | icache
+//     sampler: uniform                    # uniform | importance
+//
 // Unknown keys and bad values are InvalidArgument naming the key path, e.g.
 // `spec: model.budget_s: must be > 0, got -3` or `spec: unknown key
 // 'model.budgt_s'; known: budget_s, time_bound_s, ...`. Model names, the
@@ -33,6 +48,18 @@
 
 namespace mliot {
 
+struct StreamSpec {
+  std::vector<std::string> classes;
+  int64_t epoch_samples = 0;
+  int epochs = 2;
+  int batch = 64;
+  std::string model = "mlp";
+  double cache_mb = 64;
+  double disk_mb = 256;
+  std::string policy = "lru";
+  std::string sampler = "uniform";
+};
+
 struct TaskSpec {
   std::string name;
   std::string data;
@@ -46,6 +73,7 @@ struct TaskSpec {
   std::optional<std::string> background_class;
   std::string require;  // empty: any node
   std::string prefer = "best_effort";
+  std::optional<StreamSpec> stream;  // set exactly when `data` is a topic
 };
 
 absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text);
@@ -54,7 +82,7 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text);
 TrainOptions ToTrainOptions(const TaskSpec& spec);
 
 // Local files the data spec names (csv:PATH, idx:A,B), in order; empty for
-// data every node has (fashion-mnist:*).
+// data every node has (fashion-mnist:*) and for topics.
 std::vector<std::string> DataFiles(const std::string& data_spec);
 
 // The same data spec with every file path replaced by `dir`/<basename>.
