@@ -9,7 +9,8 @@
 // committed one. A message's offset is stored for the auto-commit only after
 // the handler returned (at-least-once). Broker outages are retried by
 // librdkafka; error events and consume errors go to stderr at most once a
-// second. Stop() commits and leaves the group when a broker answers, else it
+// second. Positions()/Seek() replay: librdkafka's seek is thread-safe and
+// purges what was prefetched, so the loop simply reads from the new offset. Stop() commits and leaves the group when a broker answers, else it
 // drops the consumer (bounded by session.timeout.ms, set to 10 s).
 // Kafka topic names allow only [A-Za-z0-9._-]: a URI topic with '/' is an
 // InvalidArgument error at open.
@@ -318,6 +319,35 @@ class KafkaSubscriber : public Subscriber {
     if (closed_) return;
     closed_ = true;
     Close();
+  }
+
+  absl::StatusOr<std::map<int32_t, int64_t>> Positions() override {
+    std::vector<RdKafka::TopicPartition*> partitions;
+    RdKafka::ErrorCode err = consumer_->assignment(partitions);
+    if (err == RdKafka::ERR_NO_ERROR) err = consumer_->position(partitions);
+    std::map<int32_t, int64_t> out;
+    for (RdKafka::TopicPartition* p : partitions) {
+      // No message read yet in this partition: it starts at the beginning
+      // (auto.offset.reset=earliest) unless the group committed an offset.
+      out[p->partition()] = p->offset() >= 0 ? p->offset() : kOffsetBeginning;
+    }
+    RdKafka::TopicPartition::destroy(partitions);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(absl::StrCat("kafka subscriber ", uri_.ToString(), ": positions: ", RdKafka::err2str(err)));
+    }
+    return out;
+  }
+
+  absl::Status Seek(const std::map<int32_t, int64_t>& offsets) override {
+    for (const auto& [partition, offset] : offsets) {
+      std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(uri_.topic, partition, offset));
+      const RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
+      if (err != RdKafka::ERR_NO_ERROR) {
+        return absl::FailedPreconditionError(absl::StrCat("kafka subscriber ", uri_.ToString(), ": seek partition ",
+                                                          partition, " to ", offset, ": ", RdKafka::err2str(err)));
+      }
+    }
+    return absl::OkStatus();
   }
 
  private:

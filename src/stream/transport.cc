@@ -4,6 +4,14 @@
 
 namespace mliot::stream {
 
+absl::StatusOr<std::map<int32_t, int64_t>> Subscriber::Positions() {
+  return absl::UnimplementedError("this transport keeps no log to replay (Kafka does)");
+}
+
+absl::Status Subscriber::Seek(const std::map<int32_t, int64_t>&) {
+  return absl::UnimplementedError("this transport keeps no log to replay (Kafka does)");
+}
+
 absl::StatusOr<std::unique_ptr<Publisher>> OpenPublisher(const BrokerUri& uri, const TransportOptions& options) {
   if (uri.scheme == "mqtt") return OpenMqttPublisher(uri, options);
   return OpenKafkaPublisher(uri, options);

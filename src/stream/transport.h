@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -56,6 +57,16 @@ class Subscriber {
   // Subscribes and starts delivering to `handler` (on the transport's thread).
   virtual absl::Status Start(Handler handler) = 0;
   virtual void Stop() = 0;
+
+  // Replay (Kafka): the next offset this subscriber will read in each
+  // partition it is assigned (kOffsetBeginning before it read any), and a
+  // seek back to such offsets, so an epoch can be read again from the log
+  // (record Positions() when the epoch starts, Seek() to them to replay it).
+  // Messages after the offsets are delivered again. MQTT keeps no log:
+  // Unimplemented there.
+  static constexpr int64_t kOffsetBeginning = -2;  // librdkafka's OFFSET_BEGINNING
+  virtual absl::StatusOr<std::map<int32_t, int64_t>> Positions();
+  virtual absl::Status Seek(const std::map<int32_t, int64_t>& offsets);
 };
 
 absl::StatusOr<std::unique_ptr<Publisher>> OpenPublisher(const BrokerUri& uri, const TransportOptions& options);
