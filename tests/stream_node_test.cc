@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -212,6 +213,24 @@ TEST_F(StreamNodeTest, TrainsWhileTheDeviceStreamsServesOverGrpcAndTopicsAndAdap
   const json adapted = WaitTask(task, [&](const json& t) { return t.value("version", 0) > before; }, 60);
   EXPECT_GT(adapted.value("version", 0), before) << adapted.dump() << ReadText(TaskDir(task) + "/train.log");
   EXPECT_NE(adapted.value("message", "").find("adapted with 300 feedback rows"), std::string::npos) << adapted.dump();
+
+  // The task's resources: both workers, found through the coordinator.
+  const std::string csv = dir_ + "/wardrobe.csv";
+  const RunResult monitored = Mliot({"monitor", "--task", task, "--csv", csv, "--interval-s", "0.5", "--duration-s", "2"});
+  ASSERT_EQ(monitored.exit_code, 0) << monitored.err;
+  std::istringstream rows(ReadText(csv));
+  std::string header, row;
+  std::getline(rows, header);
+  EXPECT_EQ(header.substr(header.rfind(',') + 1), "processes");
+  int n = 0;
+  while (std::getline(rows, row)) {
+    ++n;
+    EXPECT_EQ(row.substr(row.rfind(',') + 1), "2") << row << ": the training and the serving worker";
+  }
+  EXPECT_GE(n, 3);
+  const RunResult unknown = Mliot({"monitor", "--task", "nope", "--csv", csv}, std::chrono::seconds(20));
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("nope"), std::string::npos) << unknown.err;
 }
 
 TEST_F(StreamNodeTest, BadStreamSpecsAreRefusedNamingTheKey) {

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cli/bench_broker.h"
 #include "cli/cli_util.h"
+#include "cli/client.h"
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
 #include "data/source.h"
@@ -237,22 +238,85 @@ int RunBenchTransport(const TransportBenchArgs& a) {
 
 struct MonitorArgs {
   int pid = 0;
+  std::string task;
+  std::string coordinator;
+  TlsOptions tls;
   std::string csv;
   std::string png;
   double interval_s = 1;
   double duration_s = 0;
 };
 
+// The pids of `task`'s workers, as its node last reported them; nullopt once
+// the coordinator no longer knows the task. An unreachable coordinator keeps
+// the last answer (the workers keep running without it).
+class TaskPids {
+ public:
+  TaskPids(Client client, std::string task) : client_(std::move(client)), task_(std::move(task)) {}
+
+  std::optional<std::vector<pid_t>> operator()() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::ListNodesResponse nodes;
+    if (!client_.coordinator().ListNodes(&ctx, v1::ListNodesRequest(), &nodes).ok()) return last_;
+    if (!client_.GetTask(task_, /*allow_cache=*/false).ok()) return std::nullopt;
+    std::vector<pid_t> pids;
+    for (const v1::NodeSummary& n : nodes.nodes()) {
+      for (const v1::WorkerMetrics& w : n.metrics().workers()) {
+        if (w.task() == task_ && w.pid() > 0) pids.push_back(w.pid());
+      }
+    }
+    last_ = pids;
+    return pids;
+  }
+
+ private:
+  Client client_;
+  std::string task_;
+  std::vector<pid_t> last_;
+};
+
 int RunMonitor(const MonitorArgs& a) {
-  if (!ReadProcessCounters(a.pid).has_value()) {
-    return Fail(absl::NotFoundError(absl::StrCat("--pid ", a.pid, ": no such process")));
+  if ((a.pid > 0) == !a.task.empty()) {
+    return Fail(absl::InvalidArgumentError("monitor: give exactly one of --pid PID or --task T (with --coordinator)"));
+  }
+  PidSource pids;
+  std::string what;
+  if (a.pid > 0) {
+    if (!ReadProcessCounters(a.pid).has_value()) {
+      return Fail(absl::NotFoundError(absl::StrCat("--pid ", a.pid, ": no such process")));
+    }
+    what = absl::StrCat("pid ", a.pid);
+    pids = [pid = a.pid]() -> std::optional<std::vector<pid_t>> {
+      if (!ReadProcessCounters(pid).has_value()) return std::nullopt;
+      return std::vector<pid_t>{pid};
+    };
+  } else {
+    if (a.coordinator.empty()) return Fail(absl::InvalidArgumentError("monitor --task: --coordinator is required"));
+    absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+    if (!client.ok()) return Fail(client.status());
+    absl::StatusOr<v1::TaskInfo> info = client->GetTask(a.task, /*allow_cache=*/false);
+    if (!info.ok()) return Fail(info.status());
+    auto source = std::make_shared<TaskPids>(std::move(*client), a.task);
+    const std::optional<std::vector<pid_t>> now = (*source)();
+    if (!now.has_value() || now->empty()) {
+      return Fail(absl::FailedPreconditionError(absl::StrCat("--task ", a.task, ": no worker running yet")));
+    }
+    for (pid_t pid : *now) {
+      if (!ReadProcessCounters(pid).has_value()) {
+        return Fail(absl::FailedPreconditionError(absl::StrCat(
+            "--task ", a.task, ": its worker pid ", pid, " is not on this machine; run monitor on node ", info->node())));
+      }
+    }
+    what = absl::StrCat("task ", a.task, " (", now->size(), " workers on node ", info->node(), ")");
+    pids = [source] { return (*source)(); };
   }
   std::FILE* out = std::fopen(a.csv.c_str(), "w");
   if (out == nullptr) return Fail(absl::InvalidArgumentError(absl::StrCat("--csv ", a.csv, ": cannot write")));
   std::fprintf(out, "%s\n", ResourceCsvHeader().c_str());
   int64_t rows = 0;
-  Progress(absl::StrCat("monitoring pid ", a.pid, " every ", a.interval_s, " s into ", a.csv, " (Ctrl-C stops)"));
-  absl::Status s = MonitorProcess(a.pid, a.interval_s, a.duration_s, StopOnSignal(), [&](const ResourceRow& r) {
+  Progress(absl::StrCat("monitoring ", what, " every ", a.interval_s, " s into ", a.csv, " (Ctrl-C stops)"));
+  absl::Status s = MonitorProcesses(pids, a.interval_s, a.duration_s, StopOnSignal(), [&](const ResourceRow& r) {
     std::fprintf(out, "%s\n", ResourceCsvRow(r).c_str());
     std::fflush(out);
     ++rows;
@@ -265,7 +329,7 @@ int RunMonitor(const MonitorArgs& a) {
     if (script.empty()) return Fail(absl::NotFoundError("bench/plot_resources.py not found (set MLIOT_SOURCE_DIR)"));
     // Debian's interpreter: python3-matplotlib is installed for it, not for a
     // pyenv or venv python3 that may come first on PATH.
-    const std::string cmd = absl::StrCat("/usr/bin/python3 '", script, "' '", a.csv, "' '", a.png, "' 'pid ", a.pid, "'");
+    const std::string cmd = absl::StrCat("/usr/bin/python3 '", script, "' '", a.csv, "' '", a.png, "' '", what, "'");
     if (std::system(cmd.c_str()) != 0) {
       return Fail(absl::UnavailableError(absl::StrCat("plotting ", a.png, " failed (needs python3-matplotlib: scripts/install-deps --peers)")));
     }
@@ -298,8 +362,12 @@ Runner AddStreamCommands(CLI::App& app, CLI::App* bench) {
   transport->add_option("--size", tb->size, "payload bytes per sample")->capture_default_str();
   transport->add_flag("--json", tb->json, "print one JSON object as the last stdout line");
   auto mon = std::make_shared<MonitorArgs>();
-  CLI::App* monitor = app.add_subcommand("monitor", "CPU, RSS, disk and network of a process every second, to CSV");
-  monitor->add_option("--pid", mon->pid, "process to watch")->required();
+  CLI::App* monitor =
+      app.add_subcommand("monitor", "CPU, RSS, disk and network of a process or a task's workers every second, to CSV");
+  monitor->add_option("--pid", mon->pid, "process to watch");
+  monitor->add_option("--task", mon->task, "task whose workers to watch (summed; run on the task's node)");
+  monitor->add_option("--coordinator", mon->coordinator, "coordinator address (with --task)");
+  AddTlsFlags(monitor, &mon->tls, false);
   monitor->add_option("--csv", mon->csv, "output CSV")->required();
   monitor->add_option("--png", mon->png, "also plot it (needs python3-matplotlib)");
   monitor->add_option("--interval-s", mon->interval_s, "sampling period")->capture_default_str();

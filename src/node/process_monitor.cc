@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -55,43 +56,82 @@ std::optional<ProcessCounters> ReadProcessCounters(pid_t pid) {
 }
 
 std::string ResourceCsvHeader() {
-  return "t_s,cpu_percent,rss_mb,disk_read_mb_s,disk_write_mb_s,net_rx_mb_s_namespace,net_tx_mb_s_namespace";
+  return "t_s,cpu_percent,rss_mb,disk_read_mb_s,disk_write_mb_s,net_rx_mb_s_namespace,net_tx_mb_s_namespace,processes";
 }
 
 std::string ResourceCsvRow(const ResourceRow& r) {
-  return absl::StrFormat("%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f", r.t_s, r.cpu_percent, r.rss_mb, r.read_mb_s,
-                         r.write_mb_s, r.rx_mb_s, r.tx_mb_s);
+  return absl::StrFormat("%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%d", r.t_s, r.cpu_percent, r.rss_mb, r.read_mb_s,
+                         r.write_mb_s, r.rx_mb_s, r.tx_mb_s, r.processes);
 }
 
-absl::Status MonitorProcess(pid_t pid, double interval_s, double duration_s, const std::atomic<bool>& stop,
-                            const std::function<void(const ResourceRow&)>& sink) {
+absl::Status MonitorProcesses(const PidSource& pids, double interval_s, double duration_s,
+                              const std::atomic<bool>& stop, const std::function<void(const ResourceRow&)>& sink) {
   if (interval_s <= 0) return absl::InvalidArgumentError(absl::StrCat("--interval-s ", interval_s, ": must be > 0"));
-  std::optional<ProcessCounters> prev = ReadProcessCounters(pid);
-  if (!prev.has_value()) return absl::NotFoundError(absl::StrCat("--pid ", pid, ": no such process"));
+  auto read_all = [&]() -> std::optional<std::map<pid_t, ProcessCounters>> {
+    std::optional<std::vector<pid_t>> list = pids();
+    if (!list.has_value()) return std::nullopt;
+    std::map<pid_t, ProcessCounters> out;
+    for (pid_t pid : *list) {
+      if (std::optional<ProcessCounters> c = ReadProcessCounters(pid); c.has_value()) out[pid] = *c;
+    }
+    return out;
+  };
+  std::optional<std::map<pid_t, ProcessCounters>> prev = read_all();
+  if (!prev.has_value()) return absl::NotFoundError("nothing to monitor");
   const double ticks_per_s = static_cast<double>(sysconf(_SC_CLK_TCK));
   const auto start = std::chrono::steady_clock::now();
   auto last = start;
   for (int64_t k = 1; !stop.load(); ++k) {
     std::this_thread::sleep_until(start + std::chrono::duration<double>(k * interval_s));
-    const std::optional<ProcessCounters> now = ReadProcessCounters(pid);
-    if (!now.has_value()) break;  // the process exited
+    std::optional<std::map<pid_t, ProcessCounters>> now = read_all();
+    if (!now.has_value()) break;  // the process exited / the task is gone
     const auto t = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(t - last).count();
     last = t;
+    // Rates over the processes present at both samples (a restarted worker
+    // counts from its second sample); RSS over those present now. Network
+    // counters are per namespace: counted once, not per process.
+    uint64_t cpu = 0, read = 0, write = 0;
+    double rss = 0;
+    std::optional<std::pair<ProcessCounters, ProcessCounters>> net;
+    for (const auto& [pid, c] : *now) {
+      rss += c.rss_mb;
+      auto before = prev->find(pid);
+      if (before == prev->end()) continue;
+      const ProcessCounters& b = before->second;
+      cpu += c.cpu_ticks >= b.cpu_ticks ? c.cpu_ticks - b.cpu_ticks : 0;
+      read += c.read_bytes >= b.read_bytes ? c.read_bytes - b.read_bytes : 0;
+      write += c.write_bytes >= b.write_bytes ? c.write_bytes - b.write_bytes : 0;
+      if (!net.has_value()) net = std::make_pair(b, c);
+    }
     auto rate = [dt](uint64_t a, uint64_t b) { return b >= a ? static_cast<double>(b - a) / 1e6 / dt : 0.0; };
     ResourceRow row;
     row.t_s = std::chrono::duration<double>(t - start).count();
-    row.cpu_percent = 100.0 * static_cast<double>(now->cpu_ticks - prev->cpu_ticks) / ticks_per_s / dt;
-    row.rss_mb = now->rss_mb;
-    row.read_mb_s = rate(prev->read_bytes, now->read_bytes);
-    row.write_mb_s = rate(prev->write_bytes, now->write_bytes);
-    row.rx_mb_s = rate(prev->rx_bytes, now->rx_bytes);
-    row.tx_mb_s = rate(prev->tx_bytes, now->tx_bytes);
+    row.processes = static_cast<int>(now->size());
+    row.cpu_percent = 100.0 * static_cast<double>(cpu) / ticks_per_s / dt;
+    row.rss_mb = rss;
+    row.read_mb_s = static_cast<double>(read) / 1e6 / dt;
+    row.write_mb_s = static_cast<double>(write) / 1e6 / dt;
+    if (net.has_value()) {
+      row.rx_mb_s = rate(net->first.rx_bytes, net->second.rx_bytes);
+      row.tx_mb_s = rate(net->first.tx_bytes, net->second.tx_bytes);
+    }
     sink(row);
-    prev = now;
+    prev = std::move(now);
     if (duration_s > 0 && row.t_s >= duration_s) break;
   }
   return absl::OkStatus();
+}
+
+absl::Status MonitorProcess(pid_t pid, double interval_s, double duration_s, const std::atomic<bool>& stop,
+                            const std::function<void(const ResourceRow&)>& sink) {
+  if (!ReadProcessCounters(pid).has_value()) return absl::NotFoundError(absl::StrCat("--pid ", pid, ": no such process"));
+  return MonitorProcesses(
+      [pid]() -> std::optional<std::vector<pid_t>> {
+        if (!ReadProcessCounters(pid).has_value()) return std::nullopt;
+        return std::vector<pid_t>{pid};
+      },
+      interval_s, duration_s, stop, sink);
 }
 
 }  // namespace mliot

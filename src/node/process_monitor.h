@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -32,6 +33,7 @@ std::optional<ProcessCounters> ReadProcessCounters(pid_t pid);
 
 struct ResourceRow {
   double t_s = 0;           // since monitoring started
+  int processes = 1;        // processes summed in this row
   double cpu_percent = 0;   // of one core (200 = two cores busy)
   double rss_mb = 0;
   double read_mb_s = 0, write_mb_s = 0;
@@ -40,6 +42,15 @@ struct ResourceRow {
 
 std::string ResourceCsvHeader();
 std::string ResourceCsvRow(const ResourceRow& row);
+
+// The processes to watch, asked again at every sample (a task's workers may
+// restart); nullopt ends the monitoring (the process or task is gone).
+using PidSource = std::function<std::optional<std::vector<pid_t>>()>;
+
+// Samples the sum over `pids` every `interval_s` until the source ends,
+// `stop` is set, or `duration_s` (> 0) has passed; each row goes to `sink`.
+absl::Status MonitorProcesses(const PidSource& pids, double interval_s, double duration_s,
+                              const std::atomic<bool>& stop, const std::function<void(const ResourceRow&)>& sink);
 
 // Samples `pid` every `interval_s` until it exits, `stop` is set, or
 // `duration_s` (> 0) has passed; each row goes to `sink`.

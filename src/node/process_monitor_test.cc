@@ -47,8 +47,46 @@ TEST(ProcessMonitorTest, SeesABusyChildAndStopsWhenItExits) {
   EXPECT_GT(max_cpu, 50);  // one core busy
   EXPECT_GT(max_rss, 60);  // 64 MB touched
   const std::string header = ResourceCsvHeader(), row = ResourceCsvRow(rows[0]);
-  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 6);
-  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 6);
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), 7);
+  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 7);
+}
+
+// A task's workers: the rows sum over every process the source names, and
+// the monitoring ends when the source says the task is gone.
+TEST(ProcessMonitorTest, SumsOverProcessesAndEndsWithTheSource) {
+  std::vector<pid_t> children;
+  for (int c = 0; c < 2; ++c) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      std::vector<char> memory(32 << 20, 1);  // 32 MB each
+      volatile uint64_t x = 0;
+      const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (std::chrono::steady_clock::now() < end) x = x + memory[x % memory.size()];
+      _exit(0);
+    }
+    children.push_back(child);
+  }
+  std::vector<ResourceRow> rows;
+  std::atomic<bool> stop{false};
+  int asked = 0;
+  const absl::Status s = MonitorProcesses(
+      [&]() -> std::optional<std::vector<pid_t>> {
+        if (++asked > 6) return std::nullopt;  // the task was cancelled
+        return children;
+      },
+      0.2, 30, stop, [&](const ResourceRow& r) { rows.push_back(r); });
+  for (pid_t c : children) {
+    kill(c, SIGKILL);
+    waitpid(c, nullptr, 0);
+  }
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_EQ(rows.size(), 5u) << "one row per sample until the source ended";
+  for (const ResourceRow& r : rows) {
+    EXPECT_EQ(r.processes, 2);
+    EXPECT_GT(r.rss_mb, 60) << "RSS summed over both";
+  }
+  EXPECT_GT(rows.back().cpu_percent, 50);
 }
 
 TEST(ProcessMonitorTest, UnknownPidIsAClearError) {
