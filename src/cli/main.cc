@@ -5,11 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "common/allocator.h"
 #include "common/blas_threads.h"
 
 int main(int argc, char** argv) {
   // Trials run in parallel on the cores; see common/blas_threads.h.
   mliot::LimitBlasToOneThread();
+  // Training steps reuse freed heap memory instead of faulting in fresh pages.
+  mliot::KeepFreedMemoryForReuse();
   CLI::App app{"mliot: train, select and serve model ensembles for IoT"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mliot 0.1.0");
