@@ -218,6 +218,7 @@ struct StreamTrainArgs {
   std::string rate = "max";
   double capacity = 0.25;
   int device_nice = 10;
+  int ingest_nice = 5;
   bool json = false;
   ModelFlags model;
 };
@@ -281,6 +282,7 @@ int RunBenchStreamTrain(const StreamTrainArgs& a) {
   stream::Ingestor ingest(std::move(*sub), [&](v1::Sample&& s) {
     if (!(*cache)->Put(s).ok()) put_errors.fetch_add(1);
   });
+  ingest.set_thread_nice(a.ingest_nice);
   if (absl::Status s = ingest.Start(); !s.ok()) return Fail(s);
   t.client_id = absl::StrCat("mliot-device-", getpid());
   absl::StatusOr<std::unique_ptr<stream::Publisher>> pub = stream::OpenPublisher(*uri, t);
@@ -522,6 +524,8 @@ Runner AddDataPathBenchCommands(CLI::App* bench) {
   st->add_option("--epochs", sa->epochs, "training epochs")->capture_default_str();
   st->add_option("--rate", sa->rate, "device samples per second, or max")->capture_default_str();
   st->add_option("--capacity", sa->capacity, "RAM tier as a fraction of the data")->capture_default_str();
+  st->add_option("--ingest-nice", sa->ingest_nice, "niceness added to the ingest threads (0: none)")
+      ->capture_default_str();
   st->add_option("--device-nice", sa->device_nice, "nice level of the device simulator process (0: none)")
       ->capture_default_str();
   st->add_flag("--json", sa->json, "print one JSON object as the last stdout line");

@@ -1,5 +1,9 @@
 #include "stream/ingest.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 
 namespace mliot::stream {
@@ -30,6 +34,14 @@ IngestCounters Ingestor::counters() const {
 }
 
 void Ingestor::OnMessage(const Message& m) {
+  if (thread_nice_ != 0) {
+    thread_local bool reniced = false;
+    if (!reniced) {
+      reniced = true;
+      // Linux: a thread id as `who` changes that thread alone.
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), getpriority(PRIO_PROCESS, 0) + thread_nice_);
+    }
+  }
   std::optional<v1::Sample> sample;
   {
     absl::MutexLock lock(&mu_);

@@ -18,6 +18,12 @@ class Ingestor {
  public:
   using Sink = std::function<void(v1::Sample&&)>;
   Ingestor(std::unique_ptr<Subscriber> subscriber, Sink sink, double ttl_s = 30);
+
+  // Lowers the priority of the transport's delivery threads by `nice`
+  // (setpriority on each thread as it delivers its first message), so that
+  // ingest on a busy edge yields the cores to training: it only needs to
+  // keep up, and the broker buffers what it has not taken yet. 0: unchanged.
+  void set_thread_nice(int nice) { thread_nice_ = nice; }
   ~Ingestor();
 
   absl::Status Start();
@@ -29,6 +35,7 @@ class Ingestor {
 
   std::unique_ptr<Subscriber> subscriber_;
   Sink sink_;
+  int thread_nice_ = 0;
   mutable absl::Mutex mu_;
   Reassembler reassembler_ ABSL_GUARDED_BY(mu_);
   double last_expire_s_ ABSL_GUARDED_BY(mu_) = 0;

@@ -190,6 +190,7 @@ absl::Status RunStreamTrainWorker(const StreamTaskOptions& o, const std::atomic<
     absl::StatusOr<int64_t> key = cache->Put(sample);
     if (!key.ok() && put_errors.fetch_add(1) < 5) Log(task, absl::StrCat("cache: ", key.status().message()));
   });
+  ingest.set_thread_nice(5);  // ingest yields the cores to training; the broker buffers
   MLIOT_RETURN_IF_ERROR(ingest.Start());
   Log(task, absl::StrCat("ingesting ", uri.ToString(), " into ", cache_options.dir, " (", already,
                          " samples already cached, policy ", s.policy, ")"));
