@@ -243,6 +243,8 @@ TEST_F(StreamNodeTest, BadStreamSpecsAreRefusedNamingTheKey) {
       {"name: x\ndata: " + uri + "\nstream:\n  classes: [a, b]\n  epoch_samples: 10\n  epocs: 3\n",
        "unknown key 'stream.epocs'"},
       {"name: x\ndata: mqtt://127.0.0.1/x\nstream:\n  classes: [a, b]\n  epoch_samples: 10\n", "expected HOST:PORT"},
+      {"name: x\ndata: kafka://127.0.0.1:9092/mliot/x\nstream:\n  classes: [a, b]\n  epoch_samples: 10\n",
+       "kafka topic 'mliot/x' may use only"},
       {"name: x\ndata: csv:a.csv\nstream:\n  classes: [a, b]\n  epoch_samples: 10\n",
        "stream: applies only when data is a topic"},
   };

@@ -147,7 +147,13 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
     if (!root["data"]) return SpecError("missing key 'data'");
     MLIOT_ASSIGN_OR_RETURN(spec.data, String(root["data"], "data"));
     if (IsBrokerUri(spec.data)) {
-      MLIOT_RETURN_IF_ERROR(Annotate(BrokerUri::Parse(spec.data).status(), "spec: data"));
+      absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(spec.data);
+      MLIOT_RETURN_IF_ERROR(Annotate(uri.status(), "spec: data"));
+      if (uri->scheme == "kafka" &&
+          uri->topic.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+              std::string::npos) {
+        return SpecError(absl::StrCat("data: kafka topic '", uri->topic, "' may use only A-Z a-z 0-9 . _ -"));
+      }
       if (root["model"]) {
         return SpecError("model: does not apply when data is a topic (a streaming task); use stream.model");
       }
