@@ -261,3 +261,34 @@ TEST_F(StreamNodeTest, BadStreamSpecsAreRefusedNamingTheKey) {
 
 }  // namespace
 }  // namespace mliot::testing
+
+namespace mliot::testing {
+namespace {
+
+// Item 7: data-parallel workers each get their share from the broker — an
+// MQTT shared subscription or a Kafka consumer group — and train one model
+// with Gloo all-reduce. Real worker processes, a real Mosquitto / the Kafka
+// mock cluster, through the benchmark command that shows it.
+class DataParallelFromBroker : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DataParallelFromBroker, WorkersSplitTheStreamAndStayIdentical) {
+  const RunResult r = RunMliot({"bench", "data-parallel", "--workers", "2", "--data", "fashion-mnist:train:4000",
+                                "--epochs", "2", "--broker", GetParam(), "--json"},
+                               std::chrono::seconds(300));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(LastLine(r.out));
+  EXPECT_EQ(j.value("broker", ""), GetParam());
+  const std::vector<int64_t> shares = j["share_rows"].get<std::vector<int64_t>>();
+  ASSERT_EQ(shares.size(), 2u);
+  EXPECT_EQ(shares[0] + shares[1], 4000) << "every sample reached exactly one worker";
+  EXPECT_GT(shares[0], 1000);
+  EXPECT_GT(shares[1], 1000);
+  EXPECT_TRUE(j.value("replicas_identical", false));
+  EXPECT_NEAR(j.value("accuracy_parallel", 0.0), j.value("accuracy_single", 1.0), 0.03) << j.dump();
+  std::printf("%s: %s\n", GetParam().c_str(), j.dump().c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Brokers, DataParallelFromBroker, ::testing::Values("mqtt", "kafka"));
+
+}  // namespace
+}  // namespace mliot::testing

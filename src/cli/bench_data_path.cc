@@ -14,11 +14,16 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "cli/bench_broker.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -380,9 +385,11 @@ struct DataParallelArgs {
   int epochs = 2;
   bool json = false;
   ModelFlags model;  // model.batch is the global batch
+  std::string broker;  // "": shares split locally; mqtt | kafka: shares from the broker
   // Set on the worker processes the benchmark starts.
   int rank = -1;
   std::string store;
+  std::string broker_uri;
 };
 
 stream::DataParallelOptions DpOptions(const DataParallelArgs& a, const Dataset& train) {
@@ -392,6 +399,90 @@ stream::DataParallelOptions DpOptions(const DataParallelArgs& a, const Dataset& 
   o.total_rows = train.rows;
   o.seed = a.model.seed;
   return o;
+}
+
+constexpr char kDataParallelGroup[] = "mliot-dp";
+
+bool WaitForFile(const std::string& path, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (!std::filesystem::exists(path)) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+struct BrokerShare {
+  Dataset share;
+  int64_t duplicates = 0;  // redelivered samples, dropped by id
+  int64_t skipped = 0;     // unknown label or wrong size
+};
+
+// A worker's share from the broker, as an edge node in a group gets it: an
+// MQTT shared subscription $share/mliot-dp/TOPIC or a Kafka consumer group
+// mliot-dp. Says it is ready (STORE/ready-RANK) once subscribed (Kafka: once
+// it owns partitions), then ingests until the benchmark has published
+// everything (STORE/published) and the stream has been quiet for 1.5 s.
+absl::StatusOr<BrokerShare> IngestShare(const DataParallelArgs& a, const Dataset& like) {
+  absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(a.broker_uri);
+  if (!uri.ok()) return uri.status();
+  stream::TransportOptions t;
+  t.qos = 1;
+  t.group = kDataParallelGroup;
+  t.client_id = absl::StrCat("mliot-dp-", a.rank, "-", getpid());
+  absl::StatusOr<std::unique_ptr<stream::Subscriber>> sub = stream::OpenSubscriber(*uri, t);
+  if (!sub.ok()) return sub.status();
+  stream::Subscriber* subscriber = sub->get();
+  std::map<std::string, int32_t> classes;
+  for (size_t i = 0; i < like.class_names.size(); ++i) classes[like.class_names[i]] = static_cast<int32_t>(i);
+  absl::Mutex mu;
+  BrokerShare out;
+  out.share.cols = like.cols;
+  out.share.class_names = like.class_names;
+  out.share.shape = like.shape;
+  std::set<std::string> seen;
+  auto last = std::chrono::steady_clock::now();
+  stream::Ingestor ingest(std::move(*sub), [&](v1::Sample&& s) {
+    absl::StatusOr<std::vector<float>> x = stream::SampleFeatures(s);
+    absl::MutexLock lock(&mu);
+    last = std::chrono::steady_clock::now();
+    if (!seen.insert(s.id()).second) {
+      ++out.duplicates;
+      return;
+    }
+    auto label = classes.find(s.label());
+    if (!x.ok() || label == classes.end() || static_cast<int64_t>(x->size()) != like.cols) {
+      ++out.skipped;
+      return;
+    }
+    out.share.features.insert(out.share.features.end(), x->begin(), x->end());
+    out.share.labels.push_back(label->second);
+    ++out.share.rows;
+  });
+  if (absl::Status s = ingest.Start(); !s.ok()) return s;
+  if (uri->scheme == "kafka") {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      absl::StatusOr<std::map<int32_t, int64_t>> owned = subscriber->Positions();
+      if (owned.ok() && !owned->empty()) break;
+      if (std::chrono::steady_clock::now() > end) {
+        return absl::DeadlineExceededError(absl::StrCat("rank ", a.rank, ": no partitions assigned within 60 s"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (absl::Status s = WriteFileAtomically(absl::StrCat(a.store, "/ready-", a.rank), "1"); !s.ok()) return s;
+  if (!WaitForFile(a.store + "/published", 600)) {
+    return absl::DeadlineExceededError(absl::StrCat("rank ", a.rank, ": the benchmark never finished publishing"));
+  }
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    absl::MutexLock lock(&mu);
+    if (std::chrono::steady_clock::now() - last > std::chrono::milliseconds(1500)) break;
+  }
+  ingest.Stop();
+  absl::MutexLock lock(&mu);
+  return std::move(out);
 }
 
 // One worker process: joins the group, trains on its share, writes its
@@ -404,14 +495,24 @@ int RunDataParallelWorker(const DataParallelArgs& a) {
   absl::StatusOr<std::unique_ptr<stream::AllReduceGroup>> group =
       stream::AllReduceGroup::Join(a.rank, a.workers, a.store + "/rendezvous");
   if (!group.ok()) return Fail(group.status());
-  const Dataset share = stream::ShareOf(*train, a.rank, a.workers);
+  Dataset share;
+  int64_t duplicates = 0;
   stream::DataParallelOptions o = DpOptions(a, *train);
+  if (a.broker_uri.empty()) {
+    share = stream::ShareOf(*train, a.rank, a.workers);
+  } else {
+    absl::StatusOr<BrokerShare> got = IngestShare(a, *train);
+    if (!got.ok()) return Fail(got.status());
+    share = std::move(got->share);
+    duplicates = got->duplicates;
+    o.total_rows = 0;  // the sum of what the workers received
+  }
   if (a.rank == 0) o.checkpoint = a.store + "/model.ckpt";
   absl::StatusOr<stream::DataParallelReport> r = stream::TrainDataParallel(share, **model, group->get(), o);
   if (!r.ok()) return Fail(r.status());
   json out = {{"rank", a.rank}, {"rows", share.rows}, {"steps", r->steps}, {"train_s", r->train_s},
               {"allreduce_s", r->allreduce_s}, {"bytes_per_step", r->bytes_per_step},
-              {"parameter_sum", r->parameter_sum}};
+              {"parameter_sum", r->parameter_sum}, {"share_rows", r->share_rows}, {"duplicates", duplicates}};
   if (a.rank == 0) {
     absl::StatusOr<Dataset> test = LoadTest(a.model.test, *train);
     if (!test.ok()) return Fail(test.status());
@@ -442,10 +543,20 @@ int RunBenchDataParallel(const DataParallelArgs& a) {
   const double accuracy_single = (*single)->Accuracy(*test);
 
   // The workers: this binary again, one process per rank.
-  Progress(absl::StrCat("data-parallel: ", a.workers, " worker processes, Gloo ring all-reduce over loopback TCP"));
+  Progress(absl::StrCat("data-parallel: ", a.workers, " worker processes, Gloo ring all-reduce over loopback TCP",
+                        a.broker.empty() ? ", shares split locally"
+                                         : absl::StrCat(", shares from ", a.broker, " (group ", kDataParallelGroup, ")")));
   const std::string store = TempDir("data-parallel");
   std::filesystem::remove_all(store);
   std::filesystem::create_directories(store);
+  std::optional<BenchBroker> broker;
+  std::string broker_uri;
+  if (!a.broker.empty()) {
+    absl::StatusOr<BenchBroker> started = StartBroker(a.broker, store + "/broker");
+    if (!started.ok()) return Fail(started.status());
+    broker = std::move(*started);
+    broker_uri = broker->base + broker->Topic("mliot/bench/samples");
+  }
   std::vector<pid_t> pids;
   const auto start = std::chrono::steady_clock::now();
   for (int rank = 0; rank < a.workers; ++rank) {
@@ -457,9 +568,36 @@ int RunBenchDataParallel(const DataParallelArgs& a) {
                                      "--threads", std::to_string(a.model.threads),
                                      "--seed", std::to_string(a.model.seed + 1 + rank),  // the broadcast aligns them
                                      "--rank", std::to_string(rank), "--store", store};
+    if (!broker_uri.empty()) args.insert(args.end(), {"--broker-uri", broker_uri});
     absl::StatusOr<pid_t> pid = SpawnMliot(std::vector<std::string>(args.begin() + 1, args.end()), 0, "");
     if (!pid.ok()) return Fail(pid.status());
     pids.push_back(*pid);
+  }
+  if (broker.has_value()) {
+    // The device: publishes the whole set once every worker is subscribed.
+    for (int rank = 0; rank < a.workers; ++rank) {
+      if (!WaitForFile(absl::StrCat(store, "/ready-", rank), 120)) {
+        for (pid_t pid : pids) kill(pid, SIGTERM);
+        return Fail(absl::DeadlineExceededError(absl::StrCat("worker ", rank, " never subscribed")));
+      }
+    }
+    absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(broker_uri);
+    stream::TransportOptions t;
+    t.qos = 1;
+    t.client_id = absl::StrCat("mliot-dp-device-", getpid());
+    absl::StatusOr<std::unique_ptr<stream::Publisher>> pub = stream::OpenPublisher(*uri, t);
+    if (!pub.ok()) return Fail(pub.status());
+    stream::SimulateOptions so;
+    so.task = "bench";
+    so.key_by_label = false;  // spread over the Kafka partitions, so each worker gets a mix of labels
+    std::atomic<bool> never{false};
+    absl::StatusOr<stream::SimulateReport> sent = stream::Simulate(*train, **pub, so, never);
+    if (!sent.ok()) return Fail(sent.status());
+    if (absl::Status s = (*pub)->Flush(60); !s.ok()) return Fail(s);
+    Progress(absl::StrCat("data-parallel: published ", sent->samples, " samples to ", broker_uri));
+    if (absl::Status s = WriteFileAtomically(store + "/published", std::to_string(sent->samples)); !s.ok()) {
+      return Fail(s);
+    }
   }
   int failed = 0;
   for (pid_t pid : pids) {
@@ -484,7 +622,12 @@ int RunBenchDataParallel(const DataParallelArgs& a) {
     allreduce_s = std::max(allreduce_s, r["allreduce_s"].get<double>());
   }
   const int64_t steps = results[0]["steps"].get<int64_t>();
+  int64_t duplicates = 0;
+  for (const json& r : results) duplicates += r["duplicates"].get<int64_t>();
   Emit({{"workers", a.workers},
+        {"broker", a.broker.empty() ? "none" : a.broker},
+        {"share_rows", results[0]["share_rows"]},
+        {"duplicates", duplicates},
         {"accuracy_single", accuracy_single},
         {"accuracy_parallel", results[0]["accuracy"]},
         {"allreduce_ms_per_step", 1e3 * allreduce_s / static_cast<double>(std::max<int64_t>(1, steps))},
@@ -541,6 +684,10 @@ Runner AddDataPathBenchCommands(CLI::App* bench) {
   dp->add_flag("--json", da->json, "print one JSON object as the last stdout line");
   dp->add_option("--rank", da->rank, "(internal) run as this worker rank")->group("");
   dp->add_option("--store", da->store, "(internal) rendezvous and result directory")->group("");
+  dp->add_option("--broker", da->broker,
+                 "mqtt | kafka: each worker gets its share from the broker (shared subscription / consumer group)")
+      ->check(CLI::IsMember({"mqtt", "kafka"}));
+  dp->add_option("--broker-uri", da->broker_uri, "(internal) the workers' topic")->group("");
 
   return [ca, cache, sa, st, da, dp]() -> int {
     if (cache->parsed()) return RunBenchCache(*ca);

@@ -1,6 +1,7 @@
 #include "stream/data_parallel.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -15,6 +16,17 @@ namespace {
 double Now() { return RealClock()->NowSeconds(); }
 
 }  // namespace
+
+absl::StatusOr<std::vector<int64_t>> GatherCounts(AllReduceGroup& group, int64_t rows) {
+  // An all-gather as a mean: each rank fills its own slot; counts stay exact
+  // (well below 2^24 per share).
+  std::vector<float> slots(static_cast<size_t>(group.size()), 0.0f);
+  slots[static_cast<size_t>(group.rank())] = static_cast<float>(rows);
+  MLIOT_RETURN_IF_ERROR(group.AverageInPlace(slots));
+  std::vector<int64_t> out;
+  for (float v : slots) out.push_back(std::llround(static_cast<double>(v) * group.size()));
+  return out;
+}
 
 Dataset ShareOf(const Dataset& data, int rank, int workers) {
   std::vector<int64_t> rows;
@@ -31,12 +43,19 @@ absl::StatusOr<DataParallelReport> TrainDataParallel(const Dataset& share, SgdMo
                                                    " is not a multiple of ", workers, " workers"));
   }
   const int64_t local_batch = o.global_batch / workers;
-  const int64_t steps_per_epoch = o.total_rows / o.global_batch;
-  if (steps_per_epoch < 1 || share.rows < steps_per_epoch * local_batch) {
-    return absl::InvalidArgumentError(absl::StrCat("data-parallel: rank ", rank, " holds ", share.rows,
-                                                   " rows, fewer than ", steps_per_epoch, " steps of ", local_batch));
-  }
   DataParallelReport r;
+  if (group != nullptr) {
+    MLIOT_ASSIGN_OR_RETURN(r.share_rows, GatherCounts(*group, share.rows));
+  } else {
+    r.share_rows = {share.rows};
+  }
+  const int64_t total = o.total_rows > 0 ? o.total_rows : std::accumulate(r.share_rows.begin(), r.share_rows.end(), int64_t{0});
+  const int64_t smallest = *std::min_element(r.share_rows.begin(), r.share_rows.end());
+  const int64_t steps_per_epoch = std::min(total / o.global_batch, smallest / local_batch);
+  if (steps_per_epoch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("data-parallel: the smallest share holds ", smallest,
+                                                   " rows, not one step of ", local_batch, " (rank ", rank, ")"));
+  }
   const std::span<float> grads = model.GradientBuffer();
   r.bytes_per_step = static_cast<int64_t>(grads.size() * sizeof(float));
   // Same seed, same initial weights; the broadcast makes sure of it.

@@ -78,7 +78,7 @@ absl::StatusOr<SimulateReport> Simulate(const Dataset& data, Publisher& publishe
     }
     const v1::Sample s = RowToSample(data, i % data.rows, i, o);
     for (const std::string& m : EncodeChunks(s, o.max_payload)) {
-      if (absl::Status st = publisher.Publish(s.label(), m); !st.ok()) return st;
+      if (absl::Status st = publisher.Publish(o.key_by_label ? s.label() : s.id(), m); !st.ok()) return st;
       ++r.messages;
       r.bytes += static_cast<int64_t>(m.size());
     }

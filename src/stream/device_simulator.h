@@ -24,6 +24,10 @@ struct SimulateOptions {
   int64_t count = 0;          // samples to send; 0 = every row once
   size_t max_payload = 64 * 1024;  // larger payloads are chunked
   double report_every_s = 5;  // progress callback period
+  // The message key: the label (Kafka keeps a label's samples in one
+  // partition, in order), or the sample id (spreads them over partitions,
+  // e.g. for consumers in a group that should each get a mix).
+  bool key_by_label = true;
 };
 
 struct SimulateReport {
