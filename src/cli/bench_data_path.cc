@@ -224,6 +224,7 @@ struct StreamTrainArgs {
   double capacity = 0.25;
   int device_nice = 10;
   int ingest_nice = 5;
+  int device_batch = 1;
   bool json = false;
   ModelFlags model;
 };
@@ -309,7 +310,7 @@ int RunBenchStreamTrain(const StreamTrainArgs& a) {
   const std::string device_out = dir + "/device.json";
   absl::StatusOr<pid_t> device = SpawnMliot(
       {"device", "simulate", "--data", a.data, "--broker", uri->ToString(), "--task", "bench", "--rate", a.rate,
-       "--device", "bench-device", "--json"},
+       "--device", "bench-device", "--batch", std::to_string(a.device_batch), "--json"},
       a.device_nice, device_out);
   if (!device.ok()) return Fail(device.status());
   absl::StatusOr<stream::StreamTrainReport> r = stream::TrainFromCache(
@@ -667,6 +668,8 @@ Runner AddDataPathBenchCommands(CLI::App* bench) {
   st->add_option("--epochs", sa->epochs, "training epochs")->capture_default_str();
   st->add_option("--rate", sa->rate, "device samples per second, or max")->capture_default_str();
   st->add_option("--capacity", sa->capacity, "RAM tier as a fraction of the data")->capture_default_str();
+  st->add_option("--device-batch", sa->device_batch, "samples the device packs into one message")
+      ->capture_default_str();
   st->add_option("--ingest-nice", sa->ingest_nice, "niceness added to the ingest threads (0: none)")
       ->capture_default_str();
   st->add_option("--device-nice", sa->device_nice, "nice level of the device simulator process (0: none)")

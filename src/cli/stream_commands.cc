@@ -42,6 +42,7 @@ struct SimulateArgs {
   std::string device = "device-1";
   int64_t count = 0;
   int qos = 1;
+  int batch = 1;
   bool json = false;
 };
 
@@ -74,6 +75,7 @@ int RunSimulate(const SimulateArgs& a) {
   o.device = a.device;
   o.rate = *rate;
   o.count = a.count;
+  o.batch = a.batch;
   const std::atomic<bool>& stop = StopOnSignal();
   absl::StatusOr<stream::SimulateReport> r =
       stream::Simulate(*data, **pub, o, stop, [](const stream::SimulateReport& p) {
@@ -353,6 +355,8 @@ Runner AddStreamCommands(CLI::App& app, CLI::App* bench) {
   simulate->add_option("--device", sim->device, "device id")->capture_default_str();
   simulate->add_option("--count", sim->count, "samples to send (default: every row once)");
   simulate->add_option("--qos", sim->qos, "MQTT QoS: 0 or 1")->check(CLI::IsMember({0, 1}))->capture_default_str();
+  simulate->add_option("--batch", sim->batch, "samples packed into one message")
+      ->check(CLI::Range(1, 10000))->capture_default_str();
   simulate->add_flag("--json", sim->json, "print one JSON object as the last stdout line");
 
   auto tb = std::make_shared<TransportBenchArgs>();

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "stream/sample_codec.h"
 
 namespace mliot::stream {
@@ -72,15 +73,31 @@ absl::StatusOr<SimulateReport> Simulate(const Dataset& data, Publisher& publishe
   SimulateReport r;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
+  std::vector<v1::Sample> pending;  // the batch being filled
+  auto send_batch = [&]() -> absl::Status {
+    if (pending.empty()) return absl::OkStatus();
+    const std::string key = o.key_by_label ? pending.front().label() : pending.front().id();
+    std::string m = EncodeBatch(std::move(pending));
+    pending.clear();
+    ++r.messages;
+    r.bytes += static_cast<int64_t>(m.size());
+    return publisher.Publish(key, m);
+  };
   for (int64_t i = 0; i < count && !stop.load(); ++i) {
     if (o.rate > 0) {
       std::this_thread::sleep_until(start + std::chrono::duration<double>(static_cast<double>(i) / o.rate));
     }
-    const v1::Sample s = RowToSample(data, i % data.rows, i, o);
-    for (const std::string& m : EncodeChunks(s, o.max_payload)) {
-      if (absl::Status st = publisher.Publish(o.key_by_label ? s.label() : s.id(), m); !st.ok()) return st;
-      ++r.messages;
-      r.bytes += static_cast<int64_t>(m.size());
+    v1::Sample s = RowToSample(data, i % data.rows, i, o);
+    if (o.batch > 1 && s.payload().size() <= o.max_payload) {
+      pending.push_back(std::move(s));
+      if (static_cast<int>(pending.size()) >= o.batch || i + 1 == count) MLIOT_RETURN_IF_ERROR(send_batch());
+    } else {
+      MLIOT_RETURN_IF_ERROR(send_batch());
+      for (const std::string& m : EncodeChunks(s, o.max_payload)) {
+        if (absl::Status st = publisher.Publish(o.key_by_label ? s.label() : s.id(), m); !st.ok()) return st;
+        ++r.messages;
+        r.bytes += static_cast<int64_t>(m.size());
+      }
     }
     ++r.samples;
     const auto now = std::chrono::steady_clock::now();
@@ -90,6 +107,7 @@ absl::StatusOr<SimulateReport> Simulate(const Dataset& data, Publisher& publishe
       last_report = now;
     }
   }
+  MLIOT_RETURN_IF_ERROR(send_batch());  // stopped early
   if (absl::Status st = publisher.Flush(60); !st.ok()) return st;
   r.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

@@ -28,6 +28,9 @@ struct SimulateOptions {
   // partition, in order), or the sample id (spreads them over partitions,
   // e.g. for consumers in a group that should each get a mix).
   bool key_by_label = true;
+  // Samples packed into one message (Sample.batch); 1: a message each. A
+  // sample too large for one message is sent alone, in chunks.
+  int batch = 1;
 };
 
 struct SimulateReport {

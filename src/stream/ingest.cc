@@ -42,17 +42,17 @@ void Ingestor::OnMessage(const Message& m) {
       setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), getpriority(PRIO_PROCESS, 0) + thread_nice_);
     }
   }
-  std::optional<v1::Sample> sample;
+  std::vector<v1::Sample> samples;
   {
     absl::MutexLock lock(&mu_);
     const double now = NowSeconds();
-    sample = reassembler_.Add(m.payload, now);
+    samples = reassembler_.AddMessage(m.payload, now);
     if (now - last_expire_s_ > 1) {
       reassembler_.Expire(now);
       last_expire_s_ = now;
     }
   }
-  if (sample.has_value()) sink_(std::move(*sample));
+  for (v1::Sample& s : samples) sink_(std::move(s));
 }
 
 }  // namespace mliot::stream

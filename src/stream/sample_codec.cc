@@ -20,10 +20,50 @@ std::vector<std::string> EncodeChunks(const v1::Sample& sample, size_t max_paylo
   return out;
 }
 
+std::string EncodeBatch(std::vector<v1::Sample> samples) {
+  v1::Sample outer;
+  for (v1::Sample& s : samples) *outer.add_batch() = std::move(s);
+  return outer.SerializeAsString();
+}
+
+std::vector<v1::Sample> Reassembler::AddMessage(const std::string& message, double now_s) {
+  ++counters_.messages;
+  std::vector<v1::Sample> out;
+  v1::Sample s;
+  if (!s.ParseFromString(message)) {
+    ++counters_.malformed;
+    return out;
+  }
+  if (s.batch_size() > 0) {
+    ++counters_.batches;
+    for (v1::Sample& inner : *s.mutable_batch()) {
+      if (inner.id().empty() || inner.chunk_count() > 1 || inner.batch_size() > 0) {
+        ++counters_.malformed;
+        continue;
+      }
+      inner.set_chunk_index(0);
+      inner.set_chunk_count(1);
+      ++counters_.samples;
+      out.push_back(std::move(inner));
+    }
+    return out;
+  }
+  if (std::optional<v1::Sample> one = AddParsed(std::move(s), now_s)) out.push_back(std::move(*one));
+  return out;
+}
+
 std::optional<v1::Sample> Reassembler::Add(const std::string& message, double now_s) {
   ++counters_.messages;
   v1::Sample s;
-  if (!s.ParseFromString(message) || s.id().empty()) {
+  if (!s.ParseFromString(message) || s.batch_size() > 0) {
+    ++counters_.malformed;
+    return std::nullopt;
+  }
+  return AddParsed(std::move(s), now_s);
+}
+
+std::optional<v1::Sample> Reassembler::AddParsed(v1::Sample s, double now_s) {
+  if (s.id().empty()) {
     ++counters_.malformed;
     return std::nullopt;
   }

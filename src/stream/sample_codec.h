@@ -20,6 +20,8 @@ namespace mliot::stream {
 // Serialised messages for `sample`, each payload at most `max_payload` bytes
 // (one message when it fits).
 std::vector<std::string> EncodeChunks(const v1::Sample& sample, size_t max_payload);
+// One message carrying complete samples (Sample.batch).
+std::string EncodeBatch(std::vector<v1::Sample> samples);
 
 struct IngestCounters {
   int64_t messages = 0;   // received
@@ -27,13 +29,17 @@ struct IngestCounters {
   int64_t malformed = 0;  // not a Sample, or chunk fields out of range
   int64_t expired = 0;    // incomplete samples dropped after the TTL
   int64_t duplicates = 0; // chunks seen twice (QoS 1 redelivery)
+  int64_t batches = 0;    // messages that carried a batch of samples
 };
 
 // Not thread-safe: one per consumer thread.
 class Reassembler {
  public:
   explicit Reassembler(double ttl_s = 30) : ttl_s_(ttl_s) {}
-  // Takes one message; returns a complete sample when this was its last piece.
+  // Takes one message; returns the complete samples it finished: those of a
+  // batch, or a sample when this was its last piece.
+  std::vector<v1::Sample> AddMessage(const std::string& message, double now_s);
+  // The same for a message that holds at most one sample (not a batch).
   std::optional<v1::Sample> Add(const std::string& message, double now_s);
   // Drops incomplete samples older than the TTL.
   void Expire(double now_s);
@@ -49,6 +55,7 @@ class Reassembler {
     double started_s = 0;
   };
   void Remember(const std::string& id);
+  std::optional<v1::Sample> AddParsed(v1::Sample s, double now_s);
 
   double ttl_s_;
   std::map<std::string, Partial> pending_;

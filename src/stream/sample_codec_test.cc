@@ -91,6 +91,30 @@ TEST(SampleCodecTest, IncompleteSamplesExpireAndAreCounted) {
   EXPECT_EQ(r.counters().expired, 2);
 }
 
+TEST(ReassemblerTest, BatchesYieldEverySampleAndBadMembersAreCounted) {
+  std::vector<v1::Sample> samples;
+  for (int i = 0; i < 3; ++i) {
+    v1::Sample s;
+    s.set_id("d-" + std::to_string(i));
+    s.set_label("a");
+    s.set_payload(std::string(4, static_cast<char>(i)));
+    samples.push_back(s);
+  }
+  samples.push_back(v1::Sample());  // no id: malformed, the others still pass
+  Reassembler r;
+  const std::vector<v1::Sample> out = r.AddMessage(EncodeBatch(samples), 0);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].id(), "d-2");
+  EXPECT_EQ(out[2].payload(), std::string(4, '\2'));
+  EXPECT_EQ(r.counters().samples, 3);
+  EXPECT_EQ(r.counters().batches, 1);
+  EXPECT_EQ(r.counters().malformed, 1);
+  // A single sample through the same entry point.
+  EXPECT_EQ(r.AddMessage(EncodeChunks(samples[0], 1024).front(), 0).size(), 1u);
+  // Add() takes single samples only.
+  EXPECT_FALSE(r.Add(EncodeBatch({samples[0]}), 0).has_value());
+}
+
 TEST(BrokerUriTest, ParsesAndNamesTheBadPart) {
   absl::StatusOr<BrokerUri> u = BrokerUri::Parse("mqtt://127.0.0.1:1883/mliot/kitchen/samples");
   ASSERT_TRUE(u.ok()) << u.status();
