@@ -366,6 +366,8 @@ int RunBenchStreamTrain(const StreamTrainArgs& a) {
         {"skipped", r->skipped},
         {"train_s", r->train_s},
         {"wait_s", r->wait_s},
+        {"trainer_cpu_s", r->trainer_cpu_s},
+        {"peer_trainer_cpu_s", peer->trainer_cpu_s},
         {"epoch_s", r->epoch_s},
         {"peer_epoch_s", peer->epoch_s},
         {"checkpointed", checkpointed},

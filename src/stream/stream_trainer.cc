@@ -1,5 +1,6 @@
 #include "stream/stream_trainer.h"
 
+#include <ctime>
 #include <deque>
 #include <numeric>
 #include <random>
@@ -70,6 +71,13 @@ bool AddRow(const Fetched& f, int64_t features, const absl::flat_hash_map<std::s
   b.y.push_back(label->second);
   b.keys.push_back(f.key);
   return true;
+}
+
+// CPU time of the calling thread.
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 bool Cancelled(const StreamTrainOptions& o) { return o.cancel != nullptr && o.cancel->load(); }
@@ -196,6 +204,7 @@ absl::StatusOr<StreamTrainReport> TrainFromCache(TieredCache& cache, SgdModel& m
   BatchQueue queue(static_cast<size_t>(std::max(1, o.prefetch_batches)));
   int64_t short_epochs = 0, skipped = 0;
   const double start = Now();
+  const double cpu_start = ThreadCpuSeconds();
   std::thread loader([&] { Load(cache, o, features, queue, short_epochs, skipped); });
   const int64_t refresh_every = std::max<int64_t>(o.batch, o.epoch_samples / std::max(1, o.refresh_per_epoch));
   int64_t since_refresh = 0;
@@ -239,6 +248,7 @@ absl::StatusOr<StreamTrainReport> TrainFromCache(TieredCache& cache, SgdModel& m
       since_refresh = 0;
     }
   }
+  r.trainer_cpu_s = ThreadCpuSeconds() - cpu_start;
   queue.Close();
   loader.join();
   r.train_s = Now() - start;
@@ -257,6 +267,7 @@ absl::StatusOr<StreamTrainReport> TrainInRam(const Dataset& data, SgdModel& mode
   std::vector<float> x;
   std::vector<int32_t> y;
   const double start = Now();
+  const double cpu_start = ThreadCpuSeconds();
   for (int epoch = 0; epoch < o.epochs; ++epoch) {
     const double epoch_start = Now();
     std::vector<int64_t> order(static_cast<size_t>(n));
@@ -280,6 +291,7 @@ absl::StatusOr<StreamTrainReport> TrainInRam(const Dataset& data, SgdModel& mode
     r.epoch_loss.push_back(loss_sum / static_cast<double>(std::max<int64_t>(1, n)));
     ++r.epochs;
   }
+  r.trainer_cpu_s = ThreadCpuSeconds() - cpu_start;
   r.train_s = Now() - start;
   Finish(r);
   return r;

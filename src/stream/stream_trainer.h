@@ -49,6 +49,7 @@ struct StreamTrainReport {
   int64_t samples = 0;        // samples trained on
   double train_s = 0;         // first sample in the cache -> last step
   double wait_s = 0;          // the trainer blocked on the prefetch queue
+  double trainer_cpu_s = 0;   // CPU time of the training thread (train_s - wait_s - this: preempted)
   double stall_fraction = 0;  // wait_s / train_s
   double samples_per_s = 0;
   std::vector<double> epoch_s;
