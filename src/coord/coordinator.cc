@@ -520,6 +520,10 @@ Coordinator::Coordinator(CoordinatorOptions options, const Clock* clock)
 Coordinator::~Coordinator() { Shutdown(); }
 
 absl::Status Coordinator::Start() {
+  // Abseil's mutex deadlock detection (on in this Abseil build, a debug
+  // aid) records every lock of gRPC's own mutexes in a graph: about 7 % of
+  // the coordinator's CPU at 10,000 heart-beating connections.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   MLIOT_RETURN_IF_ERROR(service_->Init());
   MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
   grpc::ServerBuilder builder;
@@ -528,6 +532,11 @@ absl::Status Coordinator::Start() {
   builder.RegisterService(service_.get());
   heartbeat_cq_ = builder.AddCompletionQueue();
   builder.SetMaxReceiveMessageSize(512 << 20);
+  // No BDP probing: each node's connection carries one small heartbeat a
+  // second, and a probe (a ping and its answer) after received data would
+  // add a round of system calls to most heartbeats of a fresh connection.
+  // Uploads to the coordinator keep HTTP/2's default 64 KiB window.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     return absl::UnavailableError(absl::StrCat("coordinator: cannot listen on ", o_.listen));
