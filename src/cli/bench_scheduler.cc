@@ -6,12 +6,17 @@
 //                     for a mix of require/prefer policies
 //   heartbeats_per_s  achieved rate of `--heartbeat-nodes` simulated nodes,
 //                     each heart-beating once a second over loopback gRPC to
-//                     a real `mliot coordinator` process
-//   cpu_fraction      that process's CPU time / wall time (1.0 = one core)
+//                     a real `mliot coordinator` process; each node has its
+//                     own TCP connection, as deployed (`--connections N`
+//                     shares N among all); the nodes run in node processes
+//                     of at most 2,500 nodes at nice `--client-nice`
+//   cpu_fraction      the coordinator's CPU time / wall time over the
+//                     heart-beating window (1.0 = one core)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -58,11 +63,52 @@ v1::NodeInfo SimulatedNode(int i, std::mt19937& rng) {
   return info;
 }
 
+struct SimProcess {
+  pid_t pid = 0;
+  FILE* to = nullptr;    // its stdin
+  FILE* from = nullptr;  // its stdout
+};
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One line without its newline; empty at end of file.
+std::string ReadLine(FILE* in) {
+  char buf[256];
+  if (std::fgets(buf, sizeof(buf), in) == nullptr) return "";
+  std::string line(buf);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  return line;
+}
+
+// Starts `args`; stdin/stdout from the given fds when >= 0, stderr to `log`
+// when not empty. Returns the pid, or 0.
+pid_t Spawn(std::vector<std::string> args, int in_fd, int out_fd, const std::string& log) {
+  std::vector<char*> argv;
+  for (std::string& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  if (!log.empty()) posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = 0;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
 struct BenchArgs {
   int nodes = 1000;
   int heartbeat_nodes = 10000;
   double seconds = 5;
   int placements = 2000;
+  int connections = 0;  // 0: one per heart-beating node
+  int client_nice = 10;
+  std::string simulate_nodes;  // FROM:TO: be a node process (internal)
+  std::string coordinator;     // with --simulate-nodes
   bool json = false;
 };
 
@@ -102,89 +148,222 @@ int Run(const BenchArgs& a) {
   Progress(absl::StrFormat("placement over %d nodes: p50 %.3f ms, p99 %.3f ms", a.nodes, Percentile(ms, 0.5),
                            Percentile(ms, 0.99)));
 
-  // ---- heartbeats against a real coordinator process
+  // ---- heartbeats against a real coordinator process, from node processes
   const std::string dir = (std::filesystem::temp_directory_path() / absl::StrCat("mliot-bench-sched-", getpid())).string();
   std::filesystem::create_directories(dir);
   const std::string address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
-  std::vector<std::string> args = {SelfExe(), "coordinator", "--listen", address, "--data-dir", dir + "/coord"};
-  std::vector<char*> argv;
-  for (std::string& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
   const std::string log = dir + "/coordinator.log";
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
-    return Fail(absl::UnavailableError("cannot start the coordinator"));
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  auto channel = *MakeChannel(address, TlsOptions{});
-  auto stub = v1::Coordinator::NewStub(channel);
-  channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  // Register the nodes (several threads; the store serialises the writes).
-  const int threads = 16;
+  const pid_t pid = Spawn({SelfExe(), "coordinator", "--listen", address, "--data-dir", dir + "/coord"}, -1, -1, log);
+  if (pid <= 0) return Fail(absl::UnavailableError("cannot start the coordinator"));
+  auto stop_coordinator = [&] {
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+  };
   {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        std::mt19937 local(static_cast<unsigned>(t));
-        for (int i = t; i < a.heartbeat_nodes; i += threads) {
-          grpc::ClientContext ctx;
-          v1::RegisterNodeRequest req;
-          *req.mutable_info() = SimulatedNode(i, local);
-          v1::RegisterNodeResponse resp;
-          (void)stub->RegisterNode(&ctx, req, &resp);
-        }
-      });
+    auto channel = *MakeChannel(address, TlsOptions{});
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ListNodesResponse resp;
+    if (!v1::Coordinator::NewStub(channel)->ListNodes(&ctx, v1::ListNodesRequest{}, &resp).ok()) {
+      stop_coordinator();
+      return Fail(absl::UnavailableError(absl::StrCat("the coordinator did not answer; see ", log)));
     }
-    for (std::thread& t : pool) t.join();
   }
-  Progress(absl::StrCat("registered ", a.heartbeat_nodes, " simulated nodes; heart-beating for ", a.seconds, "s"));
-  uint64_t ticks0 = 0;
+  // One connection per simulated node as deployed (or --connections in all),
+  // spread over node processes of at most kNodesPerProcess nodes: one gRPC
+  // client process stops keeping up somewhere between 3,000 and 5,000
+  // connections on this machine, where the coordinator does not.
+  constexpr int kNodesPerProcess = 2500;
+  const int connections = a.connections > 0 ? std::min(a.connections, a.heartbeat_nodes) : a.heartbeat_nodes;
+  const int processes = std::max(1, std::min(connections, (a.heartbeat_nodes + kNodesPerProcess - 1) / kNodesPerProcess));
+  std::vector<SimProcess> sims;
+  for (int p = 0; p < processes; ++p) {
+    const int from = static_cast<int>(static_cast<int64_t>(a.heartbeat_nodes) * p / processes);
+    const int to = static_cast<int>(static_cast<int64_t>(a.heartbeat_nodes) * (p + 1) / processes);
+    const int conns = std::max(1, static_cast<int>(static_cast<int64_t>(connections) * (p + 1) / processes -
+                                                   static_cast<int64_t>(connections) * p / processes));
+    int to_child[2], from_child[2];
+    if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) {
+      stop_coordinator();
+      return Fail(absl::UnavailableError("pipe failed"));
+    }
+    SimProcess sim;
+    sim.pid = Spawn({SelfExe(), "bench", "scheduler", "--simulate-nodes", absl::StrCat(from, ":", to),
+                     "--coordinator", address, "--heartbeat-nodes", std::to_string(a.heartbeat_nodes),
+                     "--connections", std::to_string(conns), "--seconds", absl::StrCat(a.seconds),
+                     "--client-nice", std::to_string(a.client_nice)},
+                    to_child[0], from_child[1], "");
+    close(to_child[0]);
+    close(from_child[1]);
+    sim.to = fdopen(to_child[1], "w");
+    sim.from = fdopen(from_child[0], "r");
+    sims.push_back(sim);
+  }
+  // Each node process registers its nodes, says "registered", waits for the
+  // start time, heart-beats, and answers "<sent> <failed>".
+  bool ready = true;
+  for (SimProcess& sim : sims) ready = ReadLine(sim.from) == "registered" && ready;
+  uint64_t ticks0 = 0, ticks1 = 0;
   double rss = 0;
   ProcessUsage(pid, &ticks0, &rss);
-  std::atomic<int64_t> sent{0}, failed{0};
-  const auto begin = std::chrono::steady_clock::now();
-  {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        // Node i beats at offsets i / N within every second.
-        for (int second = 0; second < static_cast<int>(a.seconds); ++second) {
-          for (int i = t; i < a.heartbeat_nodes; i += threads) {
-            const auto due = begin + std::chrono::duration<double>(second + static_cast<double>(i) / a.heartbeat_nodes);
-            std::this_thread::sleep_until(due);
-            grpc::ClientContext ctx;
-            v1::HeartbeatRequest req;
-            req.set_node(absl::StrCat("sim-", i));
-            req.mutable_metrics()->set_cpu(50);
-            v1::HeartbeatResponse resp;
-            if (stub->Heartbeat(&ctx, req, &resp).ok()) sent.fetch_add(1);
-            else failed.fetch_add(1);
-          }
-        }
-      });
-    }
-    for (std::thread& t : pool) t.join();
+  const int64_t start_ms = UnixMillis() + 200;
+  for (SimProcess& sim : sims) {
+    std::fprintf(sim.to, "%lld\n", static_cast<long long>(start_ms));
+    std::fflush(sim.to);
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  uint64_t ticks1 = 0;
+  int64_t sent = 0, failed = 0;
+  for (SimProcess& sim : sims) {
+    long long s = 0, f = 0;
+    if (std::sscanf(ReadLine(sim.from).c_str(), "%lld %lld", &s, &f) == 2) {
+      sent += s;
+      failed += f;
+    } else {
+      ready = false;
+    }
+  }
+  const double wall = static_cast<double>(UnixMillis() - start_ms) / 1000.0;
   ProcessUsage(pid, &ticks1, &rss);
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  for (SimProcess& sim : sims) {
+    std::fclose(sim.to);
+    std::fclose(sim.from);
+    waitpid(sim.pid, nullptr, 0);
+  }
+  stop_coordinator();
   std::filesystem::remove_all(dir);
+  if (!ready) return Fail(absl::InternalError("a simulated node process failed"));
   const double cpu_s = static_cast<double>(ticks1 - ticks0) / static_cast<double>(sysconf(_SC_CLK_TCK));
   const nlohmann::json out = {
       {"nodes", a.nodes},
       {"placement_ms", {{"p50", Percentile(ms, 0.5)}, {"p99", Percentile(ms, 0.99)}}},
       {"heartbeat_nodes", a.heartbeat_nodes},
-      {"heartbeats_per_s", static_cast<double>(sent.load()) / wall},
-      {"heartbeats_failed", failed.load()},
+      {"heartbeats_per_s", static_cast<double>(sent) / wall},
+      {"heartbeats_failed", failed},
+      {"connections", connections},
+      {"node_processes", static_cast<int>(sims.size())},
       {"cpu_fraction", cpu_s / wall},
       {"coordinator_rss_mb", rss}};
   if (a.json) PrintJson(out);
   else std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
+// `--simulate-nodes FROM:TO`: nodes FROM..TO-1 of `--heartbeat-nodes`, in
+// this process, against `--coordinator`. Protocol on stdin/stdout as above.
+int RunNodes(const BenchArgs& a) {
+  int from = 0, to = 0;
+  if (std::sscanf(a.simulate_nodes.c_str(), "%d:%d", &from, &to) != 2 || from < 0 || to <= from) {
+    return Fail(absl::InvalidArgumentError("--simulate-nodes: expected FROM:TO"));
+  }
+  // The simulated nodes run below the coordinator's priority: they share its
+  // 2 cores here, where real nodes would run on their own machines.
+  if (a.client_nice != 0) (void)setpriority(PRIO_PROCESS, 0, a.client_nice);
+  // Channels get their own subchannel pool: gRPC would otherwise share one
+  // connection between channels with equal arguments. Node i uses channel
+  // (i - from) % connections. The arguments are the node agent's
+  // (CoordinatorChannelArguments).
+  const int count = to - from;
+  const int connections = a.connections > 0 ? std::min(a.connections, count) : count;
+  std::vector<std::unique_ptr<v1::Coordinator::Stub>> stubs;
+  grpc::ChannelArguments args = CoordinatorChannelArguments();
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  for (int c = 0; c < connections; ++c) {
+    stubs.push_back(v1::Coordinator::NewStub(*MakeChannel(a.coordinator, TlsOptions{}, args)));
+  }
+  auto stub_of = [&](int node) { return stubs[(node - from) % connections].get(); };
+  // Register, 64 calls in flight (the store serialises the writes).
+  {
+    struct Registration {
+      grpc::ClientContext ctx;
+      v1::RegisterNodeResponse resp;
+      grpc::Status status;
+      std::unique_ptr<grpc::ClientAsyncResponseReader<v1::RegisterNodeResponse>> reader;
+    };
+    constexpr int kInFlight = 64;
+    grpc::CompletionQueue cq;
+    std::mt19937 rng(static_cast<unsigned>(from));
+    int issued = from, in_flight = 0, failed = 0;
+    while (issued < to || in_flight > 0) {
+      for (; issued < to && in_flight < kInFlight; ++issued, ++in_flight) {
+        auto r = std::make_unique<Registration>();
+        r->ctx.set_wait_for_ready(true);
+        r->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        v1::RegisterNodeRequest req;
+        *req.mutable_info() = SimulatedNode(issued, rng);
+        r->reader = stub_of(issued)->AsyncRegisterNode(&r->ctx, req, &cq);
+        Registration* raw = r.release();  // owned by the queue until its tag comes back
+        raw->reader->Finish(&raw->resp, &raw->status, raw);
+      }
+      void* tag = nullptr;
+      bool ok = false;
+      if (!cq.Next(&tag, &ok)) break;
+      std::unique_ptr<Registration> r(static_cast<Registration*>(tag));
+      --in_flight;
+      if ((!ok || !r->status.ok()) && failed++ == 0) {
+        Progress(absl::StrCat("first failed registration: ", r->status.error_message()));
+      }
+    }
+    cq.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq.Next(&tag, &ok)) {
+    }
+    if (failed > 0) return Fail(absl::UnavailableError(absl::StrCat(failed, " registrations failed")));
+  }
+  std::printf("registered\n");
+  std::fflush(stdout);
+  long long start_ms = 0;
+  if (std::sscanf(ReadLine(stdin).c_str(), "%lld", &start_ms) != 1) return 1;
+  // Node i heart-beats at offset i / N within every second. One thread
+  // issues every call when it is due and collects the answers from one
+  // completion queue, so the simulated nodes cost little CPU next to the
+  // coordinator on the shared cores.
+  struct Beat {
+    grpc::ClientContext ctx;
+    v1::HeartbeatResponse resp;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::HeartbeatResponse>> reader;
+  };
+  grpc::CompletionQueue cq;
+  const int64_t total = static_cast<int64_t>(count) * static_cast<int64_t>(a.seconds);
+  int64_t issued = 0, done = 0, sent = 0, failed = 0;
+  const auto begin = std::chrono::steady_clock::now() + std::chrono::milliseconds(start_ms - UnixMillis());
+  auto due = [&](int64_t k) {
+    const int64_t second = k / count;
+    const int64_t i = from + k % count;
+    return begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
+                       static_cast<double>(second) + static_cast<double>(i) / a.heartbeat_nodes));
+  };
+  while (done < total) {
+    const auto now = std::chrono::steady_clock::now();
+    for (; issued < total && due(issued) <= now; ++issued) {
+      const int i = static_cast<int>(from + issued % count);
+      auto beat = std::make_unique<Beat>();
+      beat->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));  // as the node agent
+      v1::HeartbeatRequest req;
+      req.set_node(absl::StrCat("sim-", i));
+      req.mutable_metrics()->set_cpu(50);
+      beat->reader = stub_of(i)->AsyncHeartbeat(&beat->ctx, req, &cq);
+      Beat* raw = beat.release();  // owned by the queue until its tag comes back
+      raw->reader->Finish(&raw->resp, &raw->status, raw);
+    }
+    const auto wait = issued < total ? due(issued) - std::chrono::steady_clock::now() : std::chrono::seconds(5);
+    void* tag = nullptr;
+    bool ok = false;
+    const auto deadline =
+        std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(wait);
+    if (cq.AsyncNext(&tag, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) continue;
+    std::unique_ptr<Beat> beat(static_cast<Beat*>(tag));
+    ++done;
+    if (ok && beat->status.ok()) {
+      ++sent;
+    } else if (failed++ == 0) {
+      Progress(absl::StrCat("first failed heartbeat: ", beat->status.error_message()));
+    }
+  }
+  cq.Shutdown();
+  std::printf("%lld %lld\n", static_cast<long long>(sent), static_cast<long long>(failed));
+  std::fflush(stdout);
   return 0;
 }
 
@@ -196,9 +375,19 @@ void AddBenchSchedulerCommand(CLI::App* bench, std::function<int()>* runner) {
   cmd->add_option("--nodes", args->nodes, "registered nodes for placement")->capture_default_str();
   cmd->add_option("--heartbeat-nodes", args->heartbeat_nodes, "nodes heart-beating at 1 Hz")->capture_default_str();
   cmd->add_option("--seconds", args->seconds, "heartbeat measurement window")->capture_default_str();
+  cmd->add_option("--connections", args->connections,
+                  "TCP connections of all simulated nodes (0: one per node, as deployed)")
+      ->capture_default_str();
+  cmd->add_option("--client-nice", args->client_nice, "niceness of the simulated nodes' threads")
+      ->capture_default_str();
   cmd->add_option("--placements", args->placements, "placements to time")->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object as the last stdout line");
-  *runner = [args, cmd]() { return cmd->parsed() ? Run(*args) : -1; };
+  cmd->add_option("--simulate-nodes", args->simulate_nodes, "internal: simulate nodes FROM:TO")->group("");
+  cmd->add_option("--coordinator", args->coordinator, "internal: with --simulate-nodes")->group("");
+  *runner = [args, cmd]() {
+    if (!cmd->parsed()) return -1;
+    return args->simulate_nodes.empty() ? Run(*args) : RunNodes(*args);
+  };
 }
 
 }  // namespace mliot::cli

@@ -29,10 +29,21 @@ struct TlsOptions {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsOptions& tls);
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(const TlsOptions& tls);
 
-// A channel to `address` with the given TLS options (keep-alive on, so a
-// dead peer is noticed, and the connect timeout bounded).
-absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address,
-                                                           const TlsOptions& tls);
+// The arguments every mliot channel uses: keep-alive on, so a dead peer is
+// noticed, bounded reconnect back-off, 64 MiB messages.
+grpc::ChannelArguments DefaultChannelArguments();
+// A node's channel to the coordinator: the default arguments without BDP
+// probing, whose pings would otherwise follow most of the 1 Hz heartbeats
+// of a fresh connection (measured: docs/BENCHMARKS.md, Scheduler).
+// Downloads from the coordinator keep HTTP/2's default 64 KiB window.
+grpc::ChannelArguments CoordinatorChannelArguments();
+
+// A channel to `address` with the given TLS options and `args`. Channels
+// with equal arguments to one address share one connection (gRPC's global
+// subchannel pool); set GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL for a channel's
+// own connection.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address, const TlsOptions& tls,
+                                                           const grpc::ChannelArguments& args = DefaultChannelArguments());
 
 // The metadata key and the check used by serving workers.
 inline constexpr char kAuthorization[] = "authorization";

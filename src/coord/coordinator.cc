@@ -241,13 +241,42 @@ grpc::Status CoordinatorService::RegisterNode(grpc::ServerContext*, const v1::Re
   return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
-                                                        const v1::HeartbeatRequest* request,
-                                                        v1::HeartbeatResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  HandleHeartbeat(*request, response);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+namespace {
+
+// One heartbeat call in flight on the asynchronous queue; its address is the
+// queue tag. Owned by ServeHeartbeats from RequestHeartbeat until the
+// answer is sent or the queue shuts down.
+struct HeartbeatCall {
+  grpc::ServerContext context;
+  v1::HeartbeatRequest request;
+  v1::HeartbeatResponse response;
+  grpc::ServerAsyncResponseWriter<v1::HeartbeatResponse> responder{&context};
+  bool answered = false;
+};
+
+}  // namespace
+
+void CoordinatorService::ServeHeartbeats(grpc::ServerCompletionQueue* cq) {
+  // A few calls requested ahead, so that heartbeats arriving together are
+  // matched without waiting for this thread to request the next one.
+  constexpr int kRequestedAhead = 16;
+  auto request_one = [&] {
+    auto call = std::make_unique<HeartbeatCall>();
+    RequestHeartbeat(&call->context, &call->request, &call->responder, cq, cq, call.get());
+    (void)call.release();  // owned by the queue until its tag comes back
+  };
+  for (int i = 0; i < kRequestedAhead; ++i) request_one();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq->Next(&tag, &ok)) {
+    std::unique_ptr<HeartbeatCall> call(static_cast<HeartbeatCall*>(tag));
+    if (call->answered || !ok) continue;  // sent, or the server is shutting down: free it
+    request_one();
+    HandleHeartbeat(call->request, &call->response);
+    call->answered = true;
+    HeartbeatCall* raw = call.release();
+    raw->responder.Finish(raw->response, grpc::Status::OK, raw);
+  }
 }
 
 void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatResponse* response) {
@@ -491,26 +520,46 @@ Coordinator::Coordinator(CoordinatorOptions options, const Clock* clock)
 Coordinator::~Coordinator() { Shutdown(); }
 
 absl::Status Coordinator::Start() {
+  // Abseil's mutex deadlock detection (on in this Abseil build, a debug
+  // aid) records every lock of gRPC's own mutexes in a graph: about 7 % of
+  // the coordinator's CPU at 10,000 heart-beating connections.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   MLIOT_RETURN_IF_ERROR(service_->Init());
   MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o_.listen, creds, &port);
   builder.RegisterService(service_.get());
+  heartbeat_cq_ = builder.AddCompletionQueue();
   builder.SetMaxReceiveMessageSize(512 << 20);
+  // No BDP probing: each node's connection carries one small heartbeat a
+  // second, and a probe (a ping and its answer) after received data would
+  // add a round of system calls to most heartbeats of a fresh connection.
+  // Uploads to the coordinator keep HTTP/2's default 64 KiB window.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     return absl::UnavailableError(absl::StrCat("coordinator: cannot listen on ", o_.listen));
   }
   address_ = absl::StrCat(o_.listen.substr(0, o_.listen.rfind(':')), ":", port);
+  heartbeat_thread_ = std::thread([this] { service_->ServeHeartbeats(heartbeat_cq_.get()); });
   return absl::OkStatus();
 }
 
 void Coordinator::Shutdown() {
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-    server_.reset();
   }
+  // The queue shuts down after the server, drains, and only then is freed.
+  if (heartbeat_cq_) heartbeat_cq_->Shutdown();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (heartbeat_cq_) {
+    void* tag = nullptr;
+    bool ok = false;
+    while (heartbeat_cq_->Next(&tag, &ok)) std::unique_ptr<HeartbeatCall> call(static_cast<HeartbeatCall*>(tag));
+  }
+  server_.reset();
+  heartbeat_cq_.reset();
   if (service_) service_->Shutdown();
 }
 

@@ -99,7 +99,7 @@ absl::Status NodeAgent::Start() {
   const std::string host_part = o_.listen.substr(0, o_.listen.rfind(':'));
   address_ = absl::StrCat(host_part, ":", port);
   info_.set_address(address_);
-  MLIOT_ASSIGN_OR_RETURN(channel_, MakeChannel(o_.coordinator, o_.tls));
+  MLIOT_ASSIGN_OR_RETURN(channel_, MakeChannel(o_.coordinator, o_.tls, CoordinatorChannelArguments()));
   coordinator_ = v1::Coordinator::NewStub(channel_);
   absl::Status registered = Register();
   if (!registered.ok()) {
