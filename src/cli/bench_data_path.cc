@@ -224,7 +224,7 @@ struct StreamTrainArgs {
   double capacity = 0.25;
   int device_nice = 10;
   int ingest_nice = 5;
-  int device_batch = 1;
+  int device_batch = 16;  // a device streaming this fast packs samples (one message each: --device-batch 1)
   bool json = false;
   ModelFlags model;
 };

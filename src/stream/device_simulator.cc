@@ -76,7 +76,8 @@ absl::StatusOr<SimulateReport> Simulate(const Dataset& data, Publisher& publishe
   std::vector<v1::Sample> pending;  // the batch being filled
   auto send_batch = [&]() -> absl::Status {
     if (pending.empty()) return absl::OkStatus();
-    const std::string key = o.key_by_label ? pending.front().label() : pending.front().id();
+    // A batch holds several labels: keyed by its first sample's id.
+    const std::string key = pending.front().id();
     std::string m = EncodeBatch(std::move(pending));
     pending.clear();
     ++r.messages;

@@ -29,7 +29,8 @@ struct SimulateOptions {
   // e.g. for consumers in a group that should each get a mix).
   bool key_by_label = true;
   // Samples packed into one message (Sample.batch); 1: a message each. A
-  // sample too large for one message is sent alone, in chunks.
+  // sample too large for one message is sent alone, in chunks. A batch holds
+  // several labels, so it is keyed by its first sample's id.
   int batch = 1;
 };
 
