@@ -485,7 +485,7 @@ absl::StatusOr<BrokerShare> IngestShare(const DataParallelArgs& a, const Dataset
   }
   ingest.Stop();
   absl::MutexLock lock(&mu);
-  return std::move(out);
+  return out;
 }
 
 // One worker process: joins the group, trains on its share, writes its
