@@ -289,10 +289,7 @@ int RunMonitor(const MonitorArgs& a) {
       return Fail(absl::NotFoundError(absl::StrCat("--pid ", a.pid, ": no such process")));
     }
     what = absl::StrCat("pid ", a.pid);
-    pids = [pid = a.pid]() -> std::optional<std::vector<pid_t>> {
-      if (!ReadProcessCounters(pid).has_value()) return std::nullopt;
-      return std::vector<pid_t>{pid};
-    };
+    pids = SingleProcess(a.pid);
   } else {
     if (a.coordinator.empty()) return Fail(absl::InvalidArgumentError("monitor --task: --coordinator is required"));
     absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);

@@ -64,6 +64,13 @@ std::string ResourceCsvRow(const ResourceRow& r) {
                          r.write_mb_s, r.rx_mb_s, r.tx_mb_s, r.processes);
 }
 
+PidSource SingleProcess(pid_t pid) {
+  return [pid]() -> std::optional<std::vector<pid_t>> {
+    if (!ReadProcessCounters(pid).has_value()) return std::nullopt;
+    return std::vector<pid_t>{pid};
+  };
+}
+
 absl::Status MonitorProcesses(const PidSource& pids, double interval_s, double duration_s,
                               const std::atomic<bool>& stop, const std::function<void(const ResourceRow&)>& sink) {
   if (interval_s <= 0) return absl::InvalidArgumentError(absl::StrCat("--interval-s ", interval_s, ": must be > 0"));
@@ -126,12 +133,7 @@ absl::Status MonitorProcesses(const PidSource& pids, double interval_s, double d
 absl::Status MonitorProcess(pid_t pid, double interval_s, double duration_s, const std::atomic<bool>& stop,
                             const std::function<void(const ResourceRow&)>& sink) {
   if (!ReadProcessCounters(pid).has_value()) return absl::NotFoundError(absl::StrCat("--pid ", pid, ": no such process"));
-  return MonitorProcesses(
-      [pid]() -> std::optional<std::vector<pid_t>> {
-        if (!ReadProcessCounters(pid).has_value()) return std::nullopt;
-        return std::vector<pid_t>{pid};
-      },
-      interval_s, duration_s, stop, sink);
+  return MonitorProcesses(SingleProcess(pid), interval_s, duration_s, stop, sink);
 }
 
 }  // namespace mliot

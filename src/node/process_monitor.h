@@ -47,6 +47,9 @@ std::string ResourceCsvRow(const ResourceRow& row);
 // restart); nullopt ends the monitoring (the process or task is gone).
 using PidSource = std::function<std::optional<std::vector<pid_t>>()>;
 
+// One process, until it exits.
+PidSource SingleProcess(pid_t pid);
+
 // Samples the sum over `pids` every `interval_s` until the source ends,
 // `stop` is set, or `duration_s` (> 0) has passed; each row goes to `sink`.
 absl::Status MonitorProcesses(const PidSource& pids, double interval_s, double duration_s,

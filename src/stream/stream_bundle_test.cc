@@ -14,41 +14,16 @@
 #include "gtest/gtest.h"
 #include "serve/servable.h"
 #include "stream/stream_trainer.h"
+#include "stream/toy_data_for_tests.h"
 
 namespace mliot::stream {
 namespace {
 
-// 8x8 images of three classes (a bright band at a class-specific height),
-// plus enough noise that the model is not certain everywhere.
-Dataset Toy(int64_t rows, uint64_t seed) {
-  Dataset d;
-  d.rows = rows;
-  d.cols = 64;
-  d.shape = ImageShape{8, 8};
-  d.class_names = {"top", "middle", "bottom"};
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> noise(0.0f, 0.7f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const int label = static_cast<int>(i % 3);
-    d.labels.push_back(label);
-    for (int y = 0; y < 8; ++y) {
-      for (int x = 0; x < 8; ++x) d.features.push_back(std::min(1.0f, (y / 3 == label ? 0.4f : 0.0f) + noise(rng)));
-    }
-  }
-  return d;
-}
-
 TEST(StreamBundleTest, ServesWhatTheStreamingModelPredicts) {
-  const Dataset train = Toy(300, 1), test = Toy(600, 2);
+  // Noisier than the trainer tests' images, so the model is not certain everywhere.
+  const Dataset train = ToyImages(300, 1, 0.7f, 0.4f), test = ToyImages(600, 2, 0.7f, 0.4f);
   for (const std::string kind : {"mlp", "cnn"}) {
-    SgdOptions so;
-    so.kind = kind;
-    so.features = 64;
-    so.height = 8;
-    so.width = 8;
-    so.classes = 3;
-    so.hidden = 32;
-    so.learning_rate = 3e-3;
+    const SgdOptions so = ToyModelOptions(kind);
     auto model = SgdModel::Create(so);
     ASSERT_TRUE(model.ok()) << model.status();
     StreamTrainOptions o;

@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/broker_uri.h"
@@ -25,6 +24,7 @@
 #include "stream/stream_trainer.h"
 #include "stream/tiered_cache.h"
 #include "stream/transport.h"
+#include "train/train_worker.h"
 
 namespace mliot::stream {
 namespace fs = std::filesystem;
@@ -87,12 +87,7 @@ struct Feedback {
 Feedback ReadFeedback(const std::string& dir, const std::vector<std::string>& classes, int64_t features,
                       const std::string& task) {
   Feedback f;
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (absl::StartsWith(name, "feedback-") && absl::EndsWith(name, ".csv")) f.files.push_back(e.path());
-  }
-  std::sort(f.files.begin(), f.files.end());
+  f.files = PendingFeedback(dir);
   for (const fs::path& file : f.files) {
     CsvOptions csv;
     csv.require_two_classes = false;

@@ -16,6 +16,7 @@
 #include "stream/allreduce.h"
 #include "stream/data_parallel.h"
 #include "stream/device_simulator.h"
+#include "stream/toy_data_for_tests.h"
 
 namespace mliot::stream {
 namespace {
@@ -27,46 +28,10 @@ std::string TempDir(const std::string& name) {
   return dir;
 }
 
-// 8x8 "images" of three classes: a bright row band at a class-specific
-// height, plus noise. Pixels in [0, 1].
-Dataset Toy(int64_t rows, uint64_t seed) {
-  Dataset d;
-  d.rows = rows;
-  d.cols = 64;
-  d.shape = ImageShape{8, 8};
-  d.class_names = {"top", "middle", "bottom"};
-  d.source = "toy";
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> noise(0.0f, 0.4f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const int label = static_cast<int>(i % 3);
-    d.labels.push_back(label);
-    for (int y = 0; y < 8; ++y) {
-      for (int x = 0; x < 8; ++x) {
-        const bool band = y / 3 == label;
-        d.features.push_back(std::min(1.0f, (band ? 0.6f : 0.0f) + noise(rng)));
-      }
-    }
-  }
-  return d;
-}
-
-SgdOptions Options(const std::string& kind) {
-  SgdOptions o;
-  o.kind = kind;
-  o.features = 64;
-  o.height = 8;
-  o.width = 8;
-  o.classes = 3;
-  o.hidden = 32;
-  o.learning_rate = 3e-3;
-  return o;
-}
-
 TEST(SgdModelTest, LearnsAndCheckpointsAtomically) {
-  const Dataset train = Toy(600, 1), test = Toy(300, 2);
+  const Dataset train = ToyImages(600, 1), test = ToyImages(300, 2);
   for (const std::string kind : {"mlp", "cnn"}) {
-    auto model = SgdModel::Create(Options(kind));
+    auto model = SgdModel::Create(ToyModelOptions(kind));
     ASSERT_TRUE(model.ok()) << model.status();
     StreamTrainOptions o;
     o.class_names = train.class_names;
@@ -82,11 +47,11 @@ TEST(SgdModelTest, LearnsAndCheckpointsAtomically) {
     std::filesystem::create_directories(dir);
     ASSERT_TRUE((*model)->SaveCheckpoint(dir + "/model.ckpt").ok());
     EXPECT_FALSE(std::filesystem::exists(dir + "/model.ckpt.tmp"));
-    auto fresh = SgdModel::Create(Options(kind));
+    auto fresh = SgdModel::Create(ToyModelOptions(kind));
     ASSERT_TRUE(fresh.ok());
     ASSERT_TRUE((*fresh)->LoadCheckpoint(dir + "/model.ckpt").ok());
     EXPECT_DOUBLE_EQ((*fresh)->Accuracy(test), acc);
-    auto other = SgdModel::Create(Options(kind == "mlp" ? "cnn" : "mlp"));
+    auto other = SgdModel::Create(ToyModelOptions(kind == "mlp" ? "cnn" : "mlp"));
     ASSERT_TRUE(other.ok());
     EXPECT_FALSE((*other)->LoadCheckpoint(dir + "/model.ckpt").ok());
     std::filesystem::remove_all(dir);
@@ -94,11 +59,11 @@ TEST(SgdModelTest, LearnsAndCheckpointsAtomically) {
 }
 
 TEST(SgdModelTest, RejectsBadOptions) {
-  SgdOptions o = Options("rnn");
+  SgdOptions o = ToyModelOptions("rnn");
   auto m = SgdModel::Create(o);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("'rnn'"), std::string::npos);
-  o = Options("cnn");
+  o = ToyModelOptions("cnn");
   o.height = 7;
   EXPECT_FALSE(SgdModel::Create(o).ok());
 }
@@ -107,7 +72,7 @@ TEST(SgdModelTest, RejectsBadOptions) {
 // waits for arriving samples, epoch 2 samples the cache; every sample of
 // epoch 1 is trained on exactly once, and a checkpoint appears.
 TEST(StreamTrainerTest, TrainsWhileSamplesArrive) {
-  const Dataset train = Toy(900, 3), test = Toy(300, 4);
+  const Dataset train = ToyImages(900, 3), test = ToyImages(300, 4);
   const std::string dir = TempDir("stream");
   CacheOptions co;
   co.dir = dir;
@@ -123,7 +88,7 @@ TEST(StreamTrainerTest, TrainsWhileSamplesArrive) {
       if (i % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  auto model = SgdModel::Create(Options("mlp"));
+  auto model = SgdModel::Create(ToyModelOptions("mlp"));
   ASSERT_TRUE(model.ok());
   StreamTrainOptions o;
   o.class_names = train.class_names;
@@ -149,7 +114,7 @@ TEST(StreamTrainerTest, TrainsWhileSamplesArrive) {
 }
 
 TEST(StreamTrainerTest, AStreamThatStopsEndsTheEpochShort) {
-  const Dataset train = Toy(100, 5);
+  const Dataset train = ToyImages(100, 5);
   const std::string dir = TempDir("short");
   CacheOptions co;
   co.dir = dir;
@@ -160,7 +125,7 @@ TEST(StreamTrainerTest, AStreamThatStopsEndsTheEpochShort) {
   v1::Sample stranger = RowToSample(train, 60, 60, so);
   stranger.set_label("zebra");  // not a class of the model: skipped, not fatal
   ASSERT_TRUE((*cache)->Put(stranger).ok());
-  auto model = SgdModel::Create(Options("mlp"));
+  auto model = SgdModel::Create(ToyModelOptions("mlp"));
   ASSERT_TRUE(model.ok());
   StreamTrainOptions o;
   o.class_names = train.class_names;
@@ -204,12 +169,12 @@ TEST(AllReduceTest, TwoWorkersAverageOverLoopback) {
 // Two data-parallel workers end with identical replicas, and reach the
 // accuracy of one worker trained on everything with the same global batch.
 TEST(DataParallelTest, TwoWorkersMatchOneWorker) {
-  const Dataset train = Toy(1200, 6), test = Toy(300, 7);
+  const Dataset train = ToyImages(1200, 6), test = ToyImages(300, 7);
   DataParallelOptions o;
   o.epochs = 2;
   o.global_batch = 32;
   o.total_rows = train.rows;
-  auto single = SgdModel::Create(Options("mlp"));
+  auto single = SgdModel::Create(ToyModelOptions("mlp"));
   ASSERT_TRUE(single.ok());
   auto one = TrainDataParallel(train, **single, nullptr, o);
   ASSERT_TRUE(one.ok()) << one.status();
@@ -221,7 +186,7 @@ TEST(DataParallelTest, TwoWorkersMatchOneWorker) {
   absl::StatusOr<DataParallelReport> reports[2] = {absl::UnknownError("not run"), absl::UnknownError("not run")};
   std::vector<std::thread> workers;
   for (int rank = 0; rank < 2; ++rank) {
-    SgdOptions so = Options("mlp");
+    SgdOptions so = ToyModelOptions("mlp");
     so.seed = 10 + rank;  // different seeds: the broadcast must align them
     models[rank] = *SgdModel::Create(so);
     workers.emplace_back([&, rank] {

@@ -25,7 +25,8 @@ void Log(const std::string& task, const std::string& line) {
   std::fflush(stderr);
 }
 
-// Pending feedback files, oldest first (names carry a monotonic stamp).
+}  // namespace
+
 std::vector<fs::path> PendingFeedback(const std::string& dir) {
   std::vector<fs::path> files;
   std::error_code ec;
@@ -36,8 +37,6 @@ std::vector<fs::path> PendingFeedback(const std::string& dir) {
   std::sort(files.begin(), files.end());
   return files;
 }
-
-}  // namespace
 
 absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>& stop) {
   const std::string& task = o.spec.name;

@@ -14,7 +14,9 @@
 #define MLIOT_TRAIN_TRAIN_WORKER_H_
 
 #include <atomic>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "train/task_spec.h"
@@ -32,6 +34,10 @@ struct TrainWorkerOptions {
   std::string status_path;
   int threads = 0;
 };
+
+// The feedback files the serving worker wrote to `dir` (feedback-*.csv),
+// oldest first (names carry a monotonic stamp).
+std::vector<std::filesystem::path> PendingFeedback(const std::string& dir);
 
 absl::Status RunTrainWorker(const TrainWorkerOptions& options, const std::atomic<bool>& stop);
 
