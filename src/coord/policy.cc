@@ -406,46 +406,50 @@ struct Operand {
 
 bool EvalCondition(const Node& node, const NodeView& view, std::string* why);
 
-Operand EvalOperand(const Node& node, const NodeView& view) {
+// `describe`: fill `label` and `desc`, which only an explanation needs
+// (placement evaluates every node, and explains only the rejected ones).
+Operand EvalOperand(const Node& node, const NodeView& view, bool describe) {
   Operand out;
   out.type = node.type;
   switch (node.kind) {
     case Node::Kind::kLiteral:
     case Node::Kind::kAttribute: {
       const bool literal = node.kind == Node::Kind::kLiteral;
-      const PolicyValue value = literal ? node.literal : node.attribute->get(view);
+      PolicyValue value = literal ? node.literal : node.attribute->get(view);
       std::string shown;
       if (const double* d = std::get_if<double>(&value)) {
         out.number = *d;
-        shown = FormatNumber(*d);
+        if (describe) shown = FormatNumber(*d);
       } else if (const bool* b = std::get_if<bool>(&value)) {
         out.flag = *b;
-        shown = *b ? "true" : "false";
+        if (describe) shown = *b ? "true" : "false";
       } else {
-        out.str = std::get<std::string>(value);
-        shown = absl::StrCat("'", out.str, "'");
+        out.str = std::move(std::get<std::string>(value));
+        if (describe) shown = absl::StrCat("'", out.str, "'");
       }
-      out.desc = literal ? node.text : absl::StrCat(node.text, " ", shown);
+      if (describe) out.desc = literal ? node.text : absl::StrCat(node.text, " ", shown);
       return out;
     }
     case Node::Kind::kLabel: {
-      out.label = node.label;
       const auto it = view.labels.find(node.label);
       out.missing = it == view.labels.end();
       if (!out.missing) out.str = it->second;
-      out.desc = absl::StrCat(node.text, " '", out.str, "'");
+      if (describe) {
+        out.label = node.label;
+        out.desc = absl::StrCat(node.text, " '", out.str, "'");
+      }
       return out;
     }
     default:
       out.flag = EvalCondition(node, view, nullptr);
-      out.desc = absl::StrCat("(", node.text, ")", out.flag ? " true" : " false");
+      if (describe) out.desc = absl::StrCat("(", node.text, ")", out.flag ? " true" : " false");
       return out;
   }
 }
 
 bool EvalCompare(const Node& node, const NodeView& view, std::string* why) {
-  Operand a = EvalOperand(*node.children[0], view);
-  Operand b = EvalOperand(*node.children[1], view);
+  Operand a = EvalOperand(*node.children[0], view, why != nullptr);
+  Operand b = EvalOperand(*node.children[1], view, why != nullptr);
   const Operand* missing = a.missing ? &a : (b.missing ? &b : nullptr);
   auto no_label = [&](const Operand& o) {
     if (why != nullptr) *why = absl::StrCat("no label '", o.label, "'");
@@ -497,7 +501,7 @@ bool EvalCondition(const Node& node, const NodeView& view, std::string* why) {
           if (why != nullptr) *why = std::move(reason);
           return false;
         }
-        reasons.push_back(std::move(reason));
+        if (why != nullptr) reasons.push_back(std::move(reason));
       }
       if (why != nullptr) *why = absl::StrJoin(reasons, " and ");
       return true;
@@ -510,7 +514,7 @@ bool EvalCondition(const Node& node, const NodeView& view, std::string* why) {
           if (why != nullptr) *why = std::move(reason);
           return true;
         }
-        reasons.push_back(std::move(reason));
+        if (why != nullptr) reasons.push_back(std::move(reason));
       }
       if (why != nullptr) *why = absl::StrJoin(reasons, " and ");
       return false;
