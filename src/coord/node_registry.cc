@@ -11,6 +11,7 @@ void NodeRegistry::Register(const v1::NodeInfo& info) {
   absl::MutexLock lock(&mu_);
   NodeEntry& e = nodes_[info.name()];
   e.info = info;
+  e.labels = std::make_shared<const NodeLabels>(info.labels().begin(), info.labels().end());
   e.last_seen = clock_->NowSeconds();
   e.alive = true;
 }
@@ -84,7 +85,7 @@ std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::str
     v.gpu = e.info.gpu();
     v.arch = e.info.arch();
     v.rtt_ms = e.info.rtt_ms();
-    v.labels.insert(e.info.labels().begin(), e.info.labels().end());
+    v.labels = e.labels;
     v.cpu = e.metrics.cpu();
     v.mem = e.metrics.mem();
     v.load = e.metrics.load();

@@ -24,6 +24,7 @@ namespace mliot {
 
 struct NodeEntry {
   v1::NodeInfo info;
+  std::shared_ptr<const NodeLabels> labels;  // info.labels(), for placement views
   v1::NodeMetrics metrics;  // EWMA of cpu, mem, load; workers as last reported
   double last_seen = 0;     // clock seconds
   bool alive = true;

@@ -31,7 +31,7 @@ PlacementCandidate Emulated(const std::string& name, const std::string& locality
                             double memory_mb, double rtt_ms) {
   PlacementCandidate c;
   c.node.name = name;
-  c.node.labels["locality"] = locality;
+  c.node.labels = std::make_shared<const NodeLabels>(NodeLabels{{"locality", locality}});
   c.node.cores = cores;
   c.node.memory_mb = memory_mb;
   c.node.rtt_ms = rtt_ms;

@@ -431,8 +431,8 @@ Operand EvalOperand(const Node& node, const NodeView& view, bool describe) {
       return out;
     }
     case Node::Kind::kLabel: {
-      const auto it = view.labels.find(node.label);
-      out.missing = it == view.labels.end();
+      const auto it = view.labels->find(node.label);
+      out.missing = it == view.labels->end();
       if (!out.missing) out.str = it->second;
       if (describe) {
         out.label = node.label;
@@ -526,8 +526,8 @@ bool EvalCondition(const Node& node, const NodeView& view, std::string* why) {
       return !inner;
     }
     case Node::Kind::kLabel: {
-      const auto it = view.labels.find(node.label);
-      if (it == view.labels.end()) {
+      const auto it = view.labels->find(node.label);
+      if (it == view.labels->end()) {
         if (why != nullptr) *why = absl::StrCat("no label '", node.label, "'");
         return false;
       }

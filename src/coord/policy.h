@@ -50,6 +50,8 @@
 
 namespace mliot {
 
+using NodeLabels = std::map<std::string, std::string>;
+
 // The values a policy can see for one node (and one task on it).
 struct NodeView {
   std::string name;
@@ -58,7 +60,9 @@ struct NodeView {
   bool gpu = false;
   std::string arch;
   double rtt_ms = 0;
-  std::map<std::string, std::string> labels;
+  // Shared, not copied: placement takes a view of every node, and a node's
+  // labels change only when it registers again. Never null.
+  std::shared_ptr<const NodeLabels> labels = std::make_shared<const NodeLabels>();
   // Runtime metrics (EWMA over the last samples).
   double cpu = 0;       // percent of all cores in use, 0-100
   double mem = 0;       // percent of memory in use, 0-100

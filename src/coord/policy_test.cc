@@ -25,7 +25,8 @@ NodeView Hub() {
   n.gpu = false;
   n.arch = "arm64";
   n.rtt_ms = 3;
-  n.labels = {{"locality", "local"}, {"floor", "2"}, {"trusted", "true"}, {"off", "false"}};
+  n.labels = std::make_shared<const NodeLabels>(
+      NodeLabels{{"locality", "local"}, {"floor", "2"}, {"trusted", "true"}, {"off", "false"}});
   n.cpu = 25;
   n.mem = 50;
   n.load = 1.5;
