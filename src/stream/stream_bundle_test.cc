@@ -26,12 +26,7 @@ TEST(StreamBundleTest, ServesWhatTheStreamingModelPredicts) {
     const SgdOptions so = ToyModelOptions(kind);
     auto model = SgdModel::Create(so);
     ASSERT_TRUE(model.ok()) << model.status();
-    StreamTrainOptions o;
-    o.class_names = train.class_names;
-    o.epoch_samples = train.rows;
-    o.epochs = 3;
-    o.batch = 32;
-    ASSERT_TRUE(TrainInRam(train, **model, o).ok());
+    ASSERT_TRUE(TrainInRam(train, **model, ToyTrainOptions(train)).ok());
     const double model_accuracy = (*model)->Accuracy(test);
 
     const std::string dir = (std::filesystem::temp_directory_path() /

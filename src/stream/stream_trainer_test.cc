@@ -33,11 +33,7 @@ TEST(SgdModelTest, LearnsAndCheckpointsAtomically) {
   for (const std::string kind : {"mlp", "cnn"}) {
     auto model = SgdModel::Create(ToyModelOptions(kind));
     ASSERT_TRUE(model.ok()) << model.status();
-    StreamTrainOptions o;
-    o.class_names = train.class_names;
-    o.epoch_samples = train.rows;
-    o.epochs = 3;
-    o.batch = 32;
+    const StreamTrainOptions o = ToyTrainOptions(train);
     auto r = TrainInRam(train, **model, o);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->samples, 3 * 600);

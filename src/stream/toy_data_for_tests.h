@@ -1,6 +1,6 @@
 // Test data for the streaming-training tests: 8x8 "images" of three
 // classes, a bright row band at a class-specific height plus uniform noise,
-// pixels in [0, 1]; and small model options for them. Header-only, tests only.
+// pixels in [0, 1]; and small model and training options for them. Header-only, tests only.
 #ifndef MLIOT_STREAM_TOY_DATA_FOR_TESTS_H_
 #define MLIOT_STREAM_TOY_DATA_FOR_TESTS_H_
 
@@ -11,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "stream/sgd_model.h"
+#include "stream/stream_trainer.h"
 
 namespace mliot::stream {
 
@@ -43,6 +44,16 @@ inline SgdOptions ToyModelOptions(const std::string& kind) {
   o.classes = 3;
   o.hidden = 32;
   o.learning_rate = 3e-3;
+  return o;
+}
+
+// Three epochs over `d` in batches of 32.
+inline StreamTrainOptions ToyTrainOptions(const Dataset& d) {
+  StreamTrainOptions o;
+  o.class_names = d.class_names;
+  o.epoch_samples = d.rows;
+  o.epochs = 3;
+  o.batch = 32;
   return o;
 }
 
