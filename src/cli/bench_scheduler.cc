@@ -208,7 +208,7 @@ int Run(const BenchArgs& a) {
   for (SimProcess& sim : sims) ready = ReadLine(sim.from) == "registered" && ready;
   // The nodes heart-beat for --warmup-s and then --seconds; the cost is
   // measured over the second part only. Right after 10,000 nodes joined, the
-  // first two seconds of heart-beating cost the coordinator 0.50-0.72 of a
+  // first two seconds of heart-beating cost the coordinator 0.45-0.80 of a
   // core (with 5-15x the page faults of later seconds) before it levels
   // off: a one-off of a mass join, not the cost of every second.
   const int64_t start_ms = UnixMillis() + 200;
@@ -228,7 +228,7 @@ int Run(const BenchArgs& a) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(0, start_ms - UnixMillis())));
     std::string timeline;
     for (int64_t at = start_ms; at < end_ms;) {
-      uint64_t before = ticks1;
+      const uint64_t before = ticks1;
       if (at == window_ms) ticks0 = before;
       const int64_t next = std::min(end_ms, at + 1000);
       std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(0, next - UnixMillis())));

@@ -52,6 +52,12 @@ namespace mliot {
 
 using NodeLabels = std::map<std::string, std::string>;
 
+// The empty label set every NodeView starts with (shared: no allocation).
+inline const std::shared_ptr<const NodeLabels>& NoLabels() {
+  static const auto* const empty = new std::shared_ptr<const NodeLabels>(std::make_shared<const NodeLabels>());
+  return *empty;
+}
+
 // The values a policy can see for one node (and one task on it).
 struct NodeView {
   std::string name;
@@ -62,7 +68,7 @@ struct NodeView {
   double rtt_ms = 0;
   // Shared, not copied: placement takes a view of every node, and a node's
   // labels change only when it registers again. Never null.
-  std::shared_ptr<const NodeLabels> labels = std::make_shared<const NodeLabels>();
+  std::shared_ptr<const NodeLabels> labels = NoLabels();
   // Runtime metrics (EWMA over the last samples).
   double cpu = 0;       // percent of all cores in use, 0-100
   double mem = 0;       // percent of memory in use, 0-100
