@@ -40,6 +40,11 @@ struct CoordinatorOptions {
   std::string data_dir = ".mliot";
   double heartbeat_timeout_s = 5;
   int heartbeat_interval_ms = 1000;
+  // A connection with no call for this long is closed (its client
+  // reconnects on its next call). Nodes call every second, so this only
+  // reclaims connections whose peer vanished without closing them, e.g. a
+  // device that lost power: the coordinator sends no keep-alive pings.
+  int connection_idle_ms = 60000;
   TlsOptions tls;
 };
 

@@ -7,22 +7,38 @@ constexpr double kAlpha = 2.0 / (10.0 + 1.0);  // EWMA over ~10 samples
 
 }  // namespace
 
+void NodeRegistry::TouchLocked(Slot& slot) {
+  slot.entry.last_seen = clock_->NowSeconds();
+  if (slot.entry.alive) {
+    live_.splice(live_.end(), live_, slot.in_live);
+  } else {
+    slot.in_live = live_.insert(live_.end(), &slot);
+    slot.entry.alive = true;
+  }
+}
+
 void NodeRegistry::Register(const v1::NodeInfo& info) {
   absl::MutexLock lock(&mu_);
-  NodeEntry& e = nodes_[info.name()];
+  auto [it, added] = nodes_.try_emplace(info.name());
+  Slot& slot = it->second;
+  if (added) {
+    slot.entry.alive = false;  // not in live_ yet
+    by_name_.emplace(info.name(), &slot);
+  }
+  NodeEntry& e = slot.entry;
   e.info = info;
   e.labels = std::make_shared<const NodeLabels>(info.labels().begin(), info.labels().end());
-  e.last_seen = clock_->NowSeconds();
-  e.alive = true;
+  TouchLocked(slot);
 }
 
 void NodeRegistry::Restore(const v1::NodeInfo& info) { Register(info); }
 
 bool NodeRegistry::Heartbeat(const v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
-  auto it = nodes_.find(request.node());
-  if (it == nodes_.end()) return false;
-  NodeEntry& e = it->second;
+  auto it = by_name_.find(request.node());
+  if (it == by_name_.end()) return false;
+  Slot& slot = *it->second;
+  NodeEntry& e = slot.entry;
   const v1::NodeMetrics& m = request.metrics();
   if (e.samples == 0) {
     e.metrics.set_cpu(m.cpu());
@@ -37,8 +53,7 @@ bool NodeRegistry::Heartbeat(const v1::HeartbeatRequest& request) {
   *e.metrics.mutable_workers() = m.workers();
   e.tasks.clear();
   for (const v1::TaskStatus& t : request.tasks()) e.tasks[t.task()] = t;
-  e.last_seen = clock_->NowSeconds();
-  e.alive = true;
+  TouchLocked(slot);
   return true;
 }
 
@@ -46,27 +61,34 @@ std::vector<std::string> NodeRegistry::Sweep() {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> died;
   const double now = clock_->NowSeconds();
-  for (auto& [name, e] : nodes_) {
-    if (e.alive && now - e.last_seen > timeout_s_) {
-      e.alive = false;
-      e.tasks.clear();
-      died.push_back(name);
-    }
+  while (!live_.empty() && now - live_.front()->entry.last_seen > timeout_s_) {
+    NodeEntry& e = live_.front()->entry;
+    e.alive = false;
+    e.tasks.clear();
+    died.push_back(e.info.name());
+    live_.pop_front();
   }
   return died;
 }
 
 std::optional<NodeEntry> NodeRegistry::Get(const std::string& name) const {
   absl::MutexLock lock(&mu_);
-  auto it = nodes_.find(name);
-  if (it == nodes_.end()) return std::nullopt;
-  return it->second;
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return std::nullopt;
+  return it->second->entry;
+}
+
+bool NodeRegistry::IsAlive(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_name_.find(name);
+  return it != by_name_.end() && it->second->entry.alive;
 }
 
 std::vector<NodeEntry> NodeRegistry::All() const {
   absl::MutexLock lock(&mu_);
   std::vector<NodeEntry> out;
-  for (const auto& [name, e] : nodes_) out.push_back(e);
+  out.reserve(nodes_.size());
+  for (const auto& [name, slot] : nodes_) out.push_back(slot.entry);
   return out;
 }
 
@@ -76,7 +98,8 @@ std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::str
   out.reserve(nodes_.size());
   // Both maps are sorted by name: walk them together instead of a lookup per node.
   auto count = task_counts.begin();
-  for (const auto& [name, e] : nodes_) {
+  for (const auto& [name, slot] : nodes_) {
+    const NodeEntry& e = slot.entry;
     PlacementCandidate c;
     NodeView& v = c.node;
     v.name = name;

@@ -4,17 +4,23 @@
 // whether it is alive. A node silent for longer than the heartbeat timeout
 // is dead until it heart-beats again.
 //
-// Time comes from a Clock, so tests drive liveness with a FakeClock.
+// Time comes from a Clock, so tests drive liveness with a FakeClock; it
+// must not go back (RealClock is steady). A heartbeat finds its node in a
+// hash index and moves it to the back of the list of live nodes, which is
+// thereby ordered by when each was last heard from: Sweep looks only at the
+// front, the nodes that may have fallen silent, not at all nodes.
 // Thread-safety: all methods are thread-safe.
 #ifndef MLIOT_COORD_NODE_REGISTRY_H_
 #define MLIOT_COORD_NODE_REGISTRY_H_
 
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "coord/placement.h"
@@ -49,6 +55,8 @@ class NodeRegistry {
   std::vector<std::string> Sweep();
 
   std::optional<NodeEntry> Get(const std::string& name) const;
+  // Registered and not found silent by Sweep since it was last heard from.
+  bool IsAlive(const std::string& name) const;
   std::vector<NodeEntry> All() const;
   // Placement candidates for every node (dead ones marked), with `tasks`
   // filled from `task_counts`.
@@ -59,8 +67,17 @@ class NodeRegistry {
  private:
   const Clock* clock_;
   const double timeout_s_;
+  struct Slot {
+    NodeEntry entry;
+    std::list<Slot*>::iterator in_live;  // its place in live_, while entry.alive
+  };
+  // Marks the node heard from now: alive, at the back of live_.
+  void TouchLocked(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
-  std::map<std::string, NodeEntry> nodes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Slot> nodes_ ABSL_GUARDED_BY(mu_);  // by name: placement walks it in order
+  absl::flat_hash_map<std::string, Slot*> by_name_ ABSL_GUARDED_BY(mu_);
+  std::list<Slot*> live_ ABSL_GUARDED_BY(mu_);  // alive nodes, least recently heard from first
 };
 
 }  // namespace mliot
