@@ -108,6 +108,7 @@ struct BenchArgs {
   int placements = 2000;
   int connections = 0;  // 0: one per heart-beating node
   int client_nice = 10;
+  int tasks = 0;  // submitted to the heart-beating nodes' coordinator
   std::string simulate_nodes;  // FROM:TO: be a node process (internal)
   std::string coordinator;     // with --simulate-nodes
   bool json = false;
@@ -218,6 +219,36 @@ int Run(const BenchArgs& a) {
     std::fprintf(sim.to, "%lld\n", static_cast<long long>(start_ms));
     std::fflush(sim.to);
   }
+  // Tasks placed on the simulated nodes (best effort spreads them) while
+  // they heart-beat through the warm-up: each heartbeat then carries its
+  // node's assignments back, as deployed.
+  if (ready && a.tasks > 0) {
+    auto channel = *MakeChannel(address, TlsOptions{});
+    auto stub = v1::Coordinator::NewStub(channel);
+    const auto started = std::chrono::steady_clock::now();
+    for (int t = 0; t < a.tasks; ++t) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      v1::SubmitRequest request;
+      request.set_spec_yaml(absl::StrCat("name: bench-task-", t, "\ndata: fashion-mnist:train:1000\n"));
+      v1::SubmitResponse response;
+      const grpc::Status st = stub->Submit(&ctx, request, &response);
+      if (!st.ok() || !response.accepted()) {
+        for (SimProcess& sim : sims) kill(sim.pid, SIGKILL);
+        stop_coordinator();
+        return Fail(absl::InternalError(absl::StrCat("submitting bench-task-", t, ": ",
+                                                     st.ok() ? "refused" : st.error_message())));
+      }
+    }
+    Progress(absl::StrFormat("%d tasks submitted in %.1f s", a.tasks,
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
+    if (UnixMillis() > window_ms) {
+      for (SimProcess& sim : sims) kill(sim.pid, SIGKILL);
+      stop_coordinator();
+      return Fail(absl::DeadlineExceededError(
+          absl::StrCat("submitting ", a.tasks, " tasks took longer than --warmup-s ", a.warmup_s, "; raise it")));
+    }
+  }
   // The coordinator's CPU, sampled every second from the start (warm-up
   // included; printed as progress so that the transient is visible).
   uint64_t ticks0 = 0, ticks1 = 0;
@@ -264,6 +295,7 @@ int Run(const BenchArgs& a) {
       {"nodes", a.nodes},
       {"placement_ms", {{"p50", Percentile(ms, 0.5)}, {"p99", Percentile(ms, 0.99)}}},
       {"heartbeat_nodes", a.heartbeat_nodes},
+      {"tasks", a.tasks},
       {"heartbeats_per_s", static_cast<double>(sent) / wall},
       {"heartbeats_failed", failed},
       {"connections", connections},
@@ -416,6 +448,9 @@ void AddBenchSchedulerCommand(CLI::App* bench, std::function<int()>* runner) {
                   "TCP connections of all simulated nodes (0: one per node, as deployed)")
       ->capture_default_str();
   cmd->add_option("--client-nice", args->client_nice, "niceness of the simulated nodes' threads")
+      ->capture_default_str();
+  cmd->add_option("--tasks", args->tasks, "tasks submitted to the heart-beating nodes' coordinator")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--placements", args->placements, "placements to time")->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON object as the last stdout line");

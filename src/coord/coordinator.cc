@@ -107,6 +107,11 @@ v1::NodeInfo FromRecord(const NodeRecord& r) {
   return info;
 }
 
+// How many ranked nodes a placement keeps, and how many nodes' reasons a
+// refused task's stored message names.
+constexpr size_t kRankingKept = 10;
+constexpr size_t kReasonsKept = 10;
+
 bool IsImageData(const std::string& data) {
   return absl::StartsWith(data, "fashion-mnist:") || absl::StartsWith(data, "idx:");
 }
@@ -138,6 +143,7 @@ absl::Status CoordinatorService::Init() {
     }
     e.record = std::move(r);
     e.stored_version = StoredVersion(e.record.name);
+    MoveInIndexLocked(e.record.name, "", e.record.node);
     tasks_[e.record.name] = std::move(e);
   }
   if (!nodes.empty() || !tasks.empty()) {
@@ -161,10 +167,17 @@ void CoordinatorService::FailoverLoop() {
 
 std::map<std::string, int> CoordinatorService::TaskCountsLocked() const {
   std::map<std::string, int> counts;
-  for (const auto& [name, t] : tasks_) {
-    if (!t.record.node.empty()) ++counts[t.record.node];
-  }
+  for (const auto& [node, names] : tasks_by_node_) counts.emplace_hint(counts.end(), node, names.size());
   return counts;
+}
+
+void CoordinatorService::MoveInIndexLocked(const std::string& name, const std::string& from,
+                                           const std::string& to) {
+  if (auto it = tasks_by_node_.find(from); it != tasks_by_node_.end()) {
+    it->second.erase(name);
+    if (it->second.empty()) tasks_by_node_.erase(it);
+  }
+  if (!to.empty()) tasks_by_node_[to].insert(name);
 }
 
 int64_t CoordinatorService::StoredVersion(const std::string& task) const {
@@ -185,15 +198,26 @@ bool CoordinatorService::PlaceLocked(TaskEntry& task, const std::string& exclude
       if (c.node.name == exclude) c.node.alive = false;
     }
   }
-  const Placement p = Place(candidates, *require, *prefer, TaskProfile{task.image, task.budget_s});
+  Placement p = Place(candidates, *require, *prefer, TaskProfile{task.image, task.budget_s});
+  // The best kRankingKept eligible nodes are answered, stored and logged, not
+  // all of them: with 10,000 nodes the full list made each submit write
+  // ~150 KB to the store, the log and the answer.
+  if (p.ranking.size() > kRankingKept) p.ranking.resize(kRankingKept);
   if (response != nullptr) {
     response->set_accepted(p.accepted);
     for (const std::string& n : p.ranking) response->add_ranking(n);
     for (const auto& [n, why] : p.reasons) (*response->mutable_reasons())[n] = why;
   }
   if (!p.accepted) {
+    // The answer has every node's reason; the stored message the first few.
     std::vector<std::string> reasons;
-    for (const auto& [n, why] : p.reasons) reasons.push_back(absl::StrCat(n, ": ", why));
+    for (const auto& [n, why] : p.reasons) {
+      if (reasons.size() == kReasonsKept) {
+        reasons.push_back(absl::StrCat("and ", p.reasons.size() - kReasonsKept, " more"));
+        break;
+      }
+      reasons.push_back(absl::StrCat(n, ": ", why));
+    }
     task.record.message = absl::StrCat("no eligible node (", absl::StrJoin(reasons, "; "), ")");
     return false;
   }
@@ -225,6 +249,7 @@ void CoordinatorService::CheckNodes() {
     }
     t.record.updated_unix_ms = UnixMs();
     (void)store_->PutTask(t.record);
+    MoveInIndexLocked(name, from, t.record.node);
   }
 }
 
@@ -299,8 +324,10 @@ void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1
       (void)store_->PutTask(t.record);
     }
   }
-  for (const auto& [name, t] : tasks_) {
-    if (t.record.node != request.node()) continue;
+  auto placed = tasks_by_node_.find(request.node());
+  if (placed == tasks_by_node_.end()) return;
+  for (const std::string& name : placed->second) {
+    const TaskEntry& t = tasks_.at(name);
     v1::TaskAssignment* a = response->add_assignments();
     a->set_task(name);
     a->set_spec_yaml(t.record.spec_yaml);
@@ -442,18 +469,17 @@ grpc::Status CoordinatorService::Submit(grpc::ServerContext*, const v1::SubmitRe
   response->set_node(t.record.node);
   response->set_token(t.record.token);
   Log(absl::StrCat("task ", spec->name, " placed on ", t.record.node, " (ranking ", t.record.ranking, ")"));
+  MoveInIndexLocked(spec->name, "", t.record.node);
   tasks_[spec->name] = std::move(t);
   return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
                                            v1::ListNodesResponse* response) {
-  std::map<std::string, std::vector<std::string>> by_node;
+  std::map<std::string, std::set<std::string>> by_node;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [name, t] : tasks_) {
-      if (!t.record.node.empty()) by_node[t.record.node].push_back(name);
-    }
+    by_node = tasks_by_node_;
   }
   for (const NodeEntry& e : registry_.All()) {
     v1::NodeSummary* s = response->add_nodes();
@@ -505,6 +531,7 @@ grpc::Status CoordinatorService::Cancel(grpc::ServerContext*, const v1::CancelRe
     return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
   }
   if (absl::Status s = store_->DeleteTask(request->task()); !s.ok()) return ToGrpc(s);
+  MoveInIndexLocked(it->first, it->second.record.node, "");
   tasks_.erase(it);
   std::error_code ec;
   fs::remove_all(absl::StrCat(o_.data_dir, "/data/", request->task()), ec);

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -100,6 +101,11 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
   bool PlaceLocked(TaskEntry& task, const std::string& exclude, v1::SubmitResponse* response)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<std::string, int> TaskCountsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Files task `name` under node `to` instead of `from` in tasks_by_node_
+  // (either may be empty: not placed); called on every change of a task's
+  // node: submit, failover, cancel.
+  void MoveInIndexLocked(const std::string& name, const std::string& from, const std::string& to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillInfo(const TaskEntry& task, v1::TaskInfo* info) const;
   void FailoverLoop();
 
@@ -109,6 +115,9 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
   std::unique_ptr<Store> store_;
   mutable absl::Mutex mu_;
   std::map<std::string, TaskEntry> tasks_ ABSL_GUARDED_BY(mu_);
+  // Task names by the node they are placed on: a heartbeat's answer and
+  // each node's task count come from here, not from a walk over all tasks.
+  std::map<std::string, std::set<std::string>> tasks_by_node_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread failover_;
 };
