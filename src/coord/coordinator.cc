@@ -107,9 +107,7 @@ v1::NodeInfo FromRecord(const NodeRecord& r) {
   return info;
 }
 
-// How many ranked nodes a placement keeps, and how many nodes' reasons a
-// refused task's stored message names.
-constexpr size_t kRankingKept = 10;
+// How many nodes' reasons a refused task's stored message names.
 constexpr size_t kReasonsKept = 10;
 
 bool IsImageData(const std::string& data) {
@@ -198,11 +196,10 @@ bool CoordinatorService::PlaceLocked(TaskEntry& task, const std::string& exclude
       if (c.node.name == exclude) c.node.alive = false;
     }
   }
-  Placement p = Place(candidates, *require, *prefer, TaskProfile{task.image, task.budget_s});
   // The best kRankingKept eligible nodes are answered, stored and logged, not
   // all of them: with 10,000 nodes the full list made each submit write
   // ~150 KB to the store, the log and the answer.
-  if (p.ranking.size() > kRankingKept) p.ranking.resize(kRankingKept);
+  const Placement p = Place(candidates, *require, *prefer, TaskProfile{task.image, task.budget_s}, kRankingKept);
   if (response != nullptr) {
     response->set_accepted(p.accepted);
     for (const std::string& n : p.ranking) response->add_ranking(n);

@@ -25,7 +25,7 @@ double PredictTrainS(const NodeView& node, const NodeBenchmark& bench, const Tas
 }
 
 Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& require,
-                const PreferRule& prefer, const TaskProfile& task) {
+                const PreferRule& prefer, const TaskProfile& task, size_t keep) {
   Placement placement;
   std::vector<NodeView> eligible;
   eligible.reserve(candidates.size());
@@ -73,13 +73,14 @@ Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& r
     }
     ranked.push_back({key, load[i], &eligible[i].name});
   }
-  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+  const auto top = ranked.begin() + static_cast<std::ptrdiff_t>(std::min(keep, ranked.size()));
+  std::partial_sort(ranked.begin(), top, ranked.end(), [](const Ranked& a, const Ranked& b) {
     if (a.key != b.key) return a.key < b.key;
     if (a.load != b.load) return a.load < b.load;
     return *a.name < *b.name;
   });
-  placement.ranking.reserve(ranked.size());
-  for (const Ranked& r : ranked) placement.ranking.push_back(*r.name);
+  placement.ranking.reserve(top - ranked.begin());
+  for (auto r = ranked.begin(); r != top; ++r) placement.ranking.push_back(*r->name);
   if (!placement.ranking.empty()) {
     placement.accepted = true;
     placement.node = placement.ranking.front();

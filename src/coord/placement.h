@@ -55,12 +55,18 @@ struct PlacementCandidate {
 struct Placement {
   bool accepted = false;
   std::string node;                    // when accepted
-  std::vector<std::string> ranking;    // eligible nodes, best first
+  std::vector<std::string> ranking;    // the best eligible nodes, best first
   std::map<std::string, std::string> reasons;  // node -> why it was not eligible
 };
 
+// How many ranked nodes the coordinator keeps (answers, stores, logs).
+inline constexpr size_t kRankingKept = 10;
+
+// Filters `candidates` by `require` (a reason for each node left out) and
+// ranks the rest by `prefer`, ties by load, then name; `ranking` holds the
+// best `keep` of them (only those are sorted).
 Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& require,
-                const PreferRule& prefer, const TaskProfile& task);
+                const PreferRule& prefer, const TaskProfile& task, size_t keep = kRankingKept);
 
 }  // namespace mliot
 

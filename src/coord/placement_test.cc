@@ -1,5 +1,6 @@
 #include "coord/placement.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -181,6 +182,26 @@ TEST(PlaceTest, TiesBreakByLoadThenName) {
   EXPECT_THAT(p.ranking, ElementsAre("y", "z", "x"));
   const Placement q = Place({z, y}, Require(""), Prefer("best_effort"), ImageTask());
   EXPECT_THAT(q.ranking, ElementsAre("y", "z"));
+}
+
+TEST(PlaceTest, RankingKeepsTheBestNodesInTheFullOrder) {
+  // 40 nodes, memory in a scrambled order, some ties (broken by load, then
+  // name): the kept ranking is the start of the full one.
+  std::vector<PlacementCandidate> nodes;
+  for (int i = 0; i < 40; ++i) {
+    PlacementCandidate c = Emulated("n" + std::to_string(i), "local", 4, 1024.0 * ((i * 7) % 13), 3);
+    c.node.cpu = (i * 11) % 5 * 10;
+    nodes.push_back(c);
+  }
+  const Placement all = Place(nodes, Require(""), Prefer("max(memory_mb)"), ImageTask(), nodes.size());
+  ASSERT_EQ(all.ranking.size(), 40u);
+  const Placement kept = Place(nodes, Require(""), Prefer("max(memory_mb)"), ImageTask());
+  ASSERT_EQ(kept.ranking.size(), kRankingKept);
+  EXPECT_TRUE(std::equal(kept.ranking.begin(), kept.ranking.end(), all.ranking.begin()));
+  EXPECT_EQ(kept.node, all.node);
+  const Placement one = Place(nodes, Require(""), Prefer("best_effort"), ImageTask(), 1);
+  const Placement every = Place(nodes, Require(""), Prefer("best_effort"), ImageTask(), 1000);
+  EXPECT_THAT(one.ranking, ElementsAre(every.ranking.front()));
 }
 
 // Places `count` identical tasks one after another, adding each to its node.
