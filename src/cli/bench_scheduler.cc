@@ -223,6 +223,14 @@ int Run(const BenchArgs& a) {
   // they heart-beat through the warm-up: each heartbeat then carries its
   // node's assignments back, as deployed.
   if (ready && a.tasks > 0) {
+    auto abandon = [&] {
+      for (SimProcess& sim : sims) {
+        kill(sim.pid, SIGKILL);
+        waitpid(sim.pid, nullptr, 0);
+      }
+      stop_coordinator();
+      std::filesystem::remove_all(dir);
+    };
     auto channel = *MakeChannel(address, TlsOptions{});
     auto stub = v1::Coordinator::NewStub(channel);
     const auto started = std::chrono::steady_clock::now();
@@ -234,8 +242,7 @@ int Run(const BenchArgs& a) {
       v1::SubmitResponse response;
       const grpc::Status st = stub->Submit(&ctx, request, &response);
       if (!st.ok() || !response.accepted()) {
-        for (SimProcess& sim : sims) kill(sim.pid, SIGKILL);
-        stop_coordinator();
+        abandon();
         return Fail(absl::InternalError(absl::StrCat("submitting bench-task-", t, ": ",
                                                      st.ok() ? "refused" : st.error_message())));
       }
@@ -243,8 +250,7 @@ int Run(const BenchArgs& a) {
     Progress(absl::StrFormat("%d tasks submitted in %.1f s", a.tasks,
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
     if (UnixMillis() > window_ms) {
-      for (SimProcess& sim : sims) kill(sim.pid, SIGKILL);
-      stop_coordinator();
+      abandon();
       return Fail(absl::DeadlineExceededError(
           absl::StrCat("submitting ", a.tasks, " tasks took longer than --warmup-s ", a.warmup_s, "; raise it")));
     }
