@@ -69,8 +69,18 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
   fs::create_directories(o.feedback_dir);
   while (!stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const std::vector<fs::path> files = PendingFeedback(o.feedback_dir);
+    std::vector<fs::path> files = PendingFeedback(o.feedback_dir);
     if (files.empty()) continue;
+    // One burst of feedback is one adaptation: a client sends 256 rows a
+    // call, and `mliot feedback` with 300 rows used to give two versions when
+    // this loop woke between the calls. Wait until a poll brings no new
+    // file (at most 2 s, so a steady trickle still adapts).
+    for (int polls = 0; polls < 10 && !stop.load(); ++polls) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::vector<fs::path> now = PendingFeedback(o.feedback_dir);
+      if (now.size() == files.size()) break;
+      files = std::move(now);
+    }
     Dataset feedback;
     feedback.source = o.feedback_dir;
     for (const fs::path& f : files) {
