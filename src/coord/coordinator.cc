@@ -324,7 +324,9 @@ void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1
   auto placed = tasks_by_node_.find(request.node());
   if (placed == tasks_by_node_.end()) return;
   for (const std::string& name : placed->second) {
-    const TaskEntry& t = tasks_.at(name);
+    auto it = tasks_.find(name);
+    if (it == tasks_.end()) continue;  // the index is kept with tasks_; never expected
+    const TaskEntry& t = it->second;
     v1::TaskAssignment* a = response->add_assignments();
     a->set_task(name);
     a->set_spec_yaml(t.record.spec_yaml);
