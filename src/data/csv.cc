@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_util.h"
 
 namespace mliot {
 namespace {
@@ -108,9 +109,9 @@ void SortClassNames(std::vector<std::string>& names) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& options) {
+// Reads `path`; when `time_column` is not empty that column goes to `times`.
+absl::StatusOr<Dataset> ReadCsv(const std::string& path, const CsvOptions& options,
+                                const std::string& time_column, std::vector<double>* times) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
@@ -141,8 +142,15 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& optio
     return absl::InvalidArgumentError(absl::StrCat(path, ": empty file (expected a header row)"));
   }
   int label_col = -1;
+  int time_col = -1;
   for (size_t i = 0; i < header.size(); ++i) {
     if (header[i] == options.label_column) label_col = static_cast<int>(i);
+    if (!time_column.empty() && header[i] == time_column) time_col = static_cast<int>(i);
+  }
+  if (!time_column.empty() && time_col < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": no time column '", time_column,
+                                                   "' in header (columns: ", absl::StrJoin(header, ", "),
+                                                   "; see --time-column)"));
   }
   if (label_col < 0 && options.require_label) {
     return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": no label column '",
@@ -151,12 +159,14 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& optio
   }
   Dataset ds;
   ds.source = path;
-  ds.cols = static_cast<int64_t>(header.size()) - (label_col >= 0 ? 1 : 0);
+  ds.cols = static_cast<int64_t>(header.size()) - (label_col >= 0 ? 1 : 0) - (time_col >= 0 ? 1 : 0);
   if (ds.cols <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": no feature columns"));
   }
   for (size_t i = 0; i < header.size(); ++i) {
-    if (static_cast<int>(i) != label_col) ds.feature_names.push_back(header[i]);
+    if (static_cast<int>(i) != label_col && static_cast<int>(i) != time_col) {
+      ds.feature_names.push_back(header[i]);
+    }
   }
   std::vector<std::string> raw_labels;
   std::vector<std::string> fields;
@@ -173,6 +183,18 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& optio
                                                          header[i], "': empty label"));
         }
         raw_labels.push_back(fields[i]);
+        continue;
+      }
+      if (static_cast<int>(i) == time_col) {
+        double t = 0;
+        const char* end = fields[i].data() + fields[i].size();
+        auto [ptr, ec] = std::from_chars(fields[i].data(), end, t);
+        if (fields[i].empty() || ec != std::errc() || ptr != end || !std::isfinite(t)) {
+          return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": column '", header[i],
+                                                         "': timestamp '", fields[i],
+                                                         "' is not a number"));
+        }
+        times->push_back(t);
         continue;
       }
       float v;
@@ -208,6 +230,19 @@ absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& optio
   for (const std::string& l : raw_labels) ds.labels.push_back(index[l]);
   ds.class_names = std::move(names);
   return ds;
+}
+
+}  // namespace
+
+absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& options) {
+  return ReadCsv(path, options, "", nullptr);
+}
+
+absl::StatusOr<TimedCsv> LoadTimedCsv(const std::string& path, const CsvOptions& options,
+                                      const std::string& time_column) {
+  TimedCsv out;
+  MLIOT_ASSIGN_OR_RETURN(out.data, ReadCsv(path, options, time_column, &out.times));
+  return out;
 }
 
 }  // namespace mliot

@@ -27,6 +27,17 @@ struct CsvOptions {
 
 absl::StatusOr<Dataset> LoadCsv(const std::string& path, const CsvOptions& options);
 
+// A CSV file with a timestamp column (a sensor recording). The timestamps are
+// read as float64 (float32 cannot hold UNIX milliseconds) and are not among
+// the features. Errors name the file and line: no column `time_column`, a
+// missing or non-numeric timestamp.
+struct TimedCsv {
+  Dataset data;
+  std::vector<double> times;  // one per row
+};
+absl::StatusOr<TimedCsv> LoadTimedCsv(const std::string& path, const CsvOptions& options,
+                                      const std::string& time_column);
+
 }  // namespace mliot
 
 #endif  // MLIOT_DATA_CSV_H_

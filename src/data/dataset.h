@@ -4,7 +4,9 @@
 //   features  rows x cols, row-major
 //   labels    one class index per row, in [0, class_names.size())
 //   shape     optional 2-D (height, width) with height * width == cols, set
-//             for images so that `cnn` can use the spatial layout
+//             for images and log-mel patches so that `cnn` can use the layout
+//   groups    optional: the recording (audio clip, sensor recording) each row
+//             was cut from; splits and folds keep a group on one side
 //
 // A Dataset is a plain value: copyable, movable, not thread-safe for writes.
 #ifndef MLIOT_DATA_DATASET_H_
@@ -34,6 +36,7 @@ struct Dataset {
   std::vector<int32_t> labels;
   std::vector<std::string> class_names;
   std::vector<std::string> feature_names;  // optional; empty or cols long
+  std::vector<int32_t> groups;             // optional; empty or rows long
   std::optional<ImageShape> shape;
   std::string source;  // where it came from, for messages
 
@@ -59,10 +62,13 @@ int64_t RemapLabels(Dataset& data, const std::vector<std::string>& class_names);
 
 // A stratified split: returns (first, second) index lists with about
 // `second_fraction` of each class in the second. Deterministic for a seed.
+// When the data has groups, whole groups are assigned (stratified by each
+// group's majority label), so no recording has rows on both sides.
 std::pair<std::vector<int64_t>, std::vector<int64_t>> StratifiedSplit(
     const Dataset& data, double second_fraction, uint64_t seed);
 
-// Stratified k-fold assignment: fold index per row, in [0, k).
+// Stratified k-fold assignment: fold index per row, in [0, k). With groups,
+// every row of a group is in the same fold.
 std::vector<int> StratifiedFolds(const Dataset& data, int k, uint64_t seed);
 
 }  // namespace mliot
