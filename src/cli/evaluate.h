@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
+#include "features/raw_source.h"
 #include "nlohmann/json.hpp"
 #include "serve/servable.h"
 
@@ -26,6 +27,12 @@ struct Evaluation {
 // `data` labels are matched to the bundle's classes by name. Errors: the
 // feature count differs from the bundle's.
 absl::StatusOr<Evaluation> Evaluate(const Servable& servable, Dataset data);
+
+// Raw data through the full serving path: every row is one raw window
+// (audio at its recorded rate, or an aligned sensor window) that the
+// servable featurizes and predicts, so latency includes featurization.
+// Errors: the bundle has no featurizer, or a window does not fit it.
+absl::StatusOr<Evaluation> EvaluateRaw(const Servable& servable, RawDataset raw);
 
 nlohmann::json EvaluationJson(const Evaluation& e);
 

@@ -9,8 +9,10 @@
 #include "absl/strings/str_split.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/raw_data_flags.h"
 #include "common/stats.h"
 #include "data/source.h"
+#include "features/raw_source.h"
 #include "ml/hpo/strategy.h"
 #include "train/trainer.h"
 
@@ -39,6 +41,8 @@ struct TrainArgs {
   double trial_limit_s = 0;
   bool json = false;
   std::string help_model;
+  std::string help_featurizer;
+  RawDataFlags raw;
 };
 
 std::string ParamTypeName(const ParamSpec& s) {
@@ -89,6 +93,12 @@ void PrintSummary(const TrainReport& r, const std::string& out) {
 
 int RunTrain(const TrainArgs& a) {
   if (!a.help_model.empty()) return HelpModel(a.help_model);
+  if (!a.help_featurizer.empty()) {
+    absl::StatusOr<std::string> help = DescribeFeaturizer(a.help_featurizer);
+    if (!help.ok()) return Fail(help.status());
+    std::printf("%s", help->c_str());
+    return 0;
+  }
   if (a.data.empty()) return Fail(absl::InvalidArgumentError("--data is required"));
   if (a.out.empty()) return Fail(absl::InvalidArgumentError("--out is required"));
   TrainOptions o;
@@ -121,9 +131,25 @@ int RunTrain(const TrainArgs& a) {
   trainer.set_progress(Progress);
   // Options that need no data are checked before the (possibly slow) load.
   if (!(o.budget_s > 0)) return Fail(absl::InvalidArgumentError(absl::StrFormat("--budget-s must be > 0, got %g", o.budget_s)));
-  LoadOptions load;
-  load.label_column = a.label;
-  absl::StatusOr<Dataset> data = LoadDataset(a.data, load);
+  absl::StatusOr<Dataset> data;
+  if (IsRawDataSpec(a.data)) {
+    absl::StatusOr<FeaturizerConfig> featurizer = FeaturizerFromFlags(a.raw, a.data);
+    if (!featurizer.ok()) return Fail(featurizer.status());
+    RawSourceOptions raw_options = RawOptionsFromFlags(a.raw, /*for_training=*/true);
+    raw_options.label_column = a.label;
+    absl::StatusOr<RawDataset> raw = LoadRawDataset(a.data, *featurizer, raw_options);
+    if (!raw.ok()) return Fail(raw.status());
+    Progress(absl::StrFormat("%s: %d recordings -> %d rows (%s)", a.data, raw->recordings.size(),
+                             raw->data.rows, raw->featurizer.name));
+    o.featurizer = raw->featurizer;
+    data = std::move(raw->data);
+  } else if (!a.raw.features.empty() || a.raw.window_s || !a.raw.devices.empty()) {
+    return Fail(absl::InvalidArgumentError("--features, --window-s and --devices apply to audio: and sensor: data"));
+  } else {
+    LoadOptions load;
+    load.label_column = a.label;
+    data = LoadDataset(a.data, load);
+  }
   if (!data.ok()) return Fail(data.status());
   absl::StatusOr<TrainReport> report = trainer.Train(*data, o);
   if (!report.ok()) return Fail(report.status());
@@ -197,6 +223,8 @@ Runner AddTrainCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "random seed")->capture_default_str();
   cmd->add_option("--help-model", args->help_model, "describe a model kind's hyper-parameters and exit");
+  cmd->add_option("--help-featurizer", args->help_featurizer, "describe a featurizer's parameters and exit");
+  AddRawDataFlags(cmd, &args->raw);
   cmd->add_flag("--json", args->json, "print one JSON object as the last stdout line");
   return [args] { return RunTrain(*args); };
 }

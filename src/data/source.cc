@@ -44,7 +44,7 @@ absl::StatusOr<Dataset> LoadFashionMnist(absl::string_view rest, absl::string_vi
 }  // namespace
 
 std::string DataSpecForms() {
-  return "fashion-mnist:train[:N], fashion-mnist:test[:N], idx:IMAGES,LABELS, csv:PATH";
+  return "fashion-mnist:train[:N], fashion-mnist:test[:N], idx:IMAGES,LABELS, csv:PATH, audio:DIR, sensor:DIR";
 }
 
 absl::StatusOr<Dataset> LoadDataset(absl::string_view spec, const LoadOptions& options) {
@@ -70,6 +70,10 @@ absl::StatusOr<Dataset> LoadDataset(absl::string_view spec, const LoadOptions& o
     csv.require_label = options.for_training;
     csv.require_two_classes = options.for_training;
     ds = LoadCsv(std::string(rest), csv);
+  } else if (scheme == "audio" || scheme == "sensor") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data spec '", spec, "': raw ", scheme,
+        " data is featurized by train, eval, predict and device simulate, not by this command"));
   } else {
     return absl::InvalidArgumentError(absl::StrCat("data spec '", spec,
                                                    "': unknown source; valid forms: ",

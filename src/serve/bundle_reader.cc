@@ -39,4 +39,46 @@ absl::Status ReadManifest(const std::string& dir, int64_t version, v1::BundleMan
   return absl::OkStatus();
 }
 
+namespace {
+
+Params ParamsOf(const google::protobuf::Map<std::string, v1::ParamValue>& stored) {
+  Params p;
+  for (const auto& [name, value] : stored) {
+    switch (value.value_case()) {
+      case v1::ParamValue::kIntValue:
+        p.Set(name, value.int_value());
+        break;
+      case v1::ParamValue::kDoubleValue:
+        p.Set(name, value.double_value());
+        break;
+      default:
+        p.Set(name, value.string_value());
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+Params MemberParams(const v1::Member& member) { return ParamsOf(member.params()); }
+
+std::optional<FeaturizerConfig> ManifestFeaturizer(const v1::BundleManifest& manifest) {
+  if (!manifest.has_featurizer()) return std::nullopt;
+  const v1::Featurizer& f = manifest.featurizer();
+  return FeaturizerConfig{f.name(), ParamsOf(f.params()), {f.channels().begin(), f.channels().end()},
+                          {f.devices().begin(), f.devices().end()}};
+}
+
+void FeaturizerToProto(const FeaturizerConfig& config, v1::Featurizer* out) {
+  out->set_name(config.name);
+  for (const auto& [name, value] : config.params.values()) {
+    v1::ParamValue& v = (*out->mutable_params())[name];
+    if (const auto* i = std::get_if<int64_t>(&value)) v.set_int_value(*i);
+    else if (const auto* d = std::get_if<double>(&value)) v.set_double_value(*d);
+    else v.set_string_value(std::get<std::string>(value));
+  }
+  for (const std::string& c : config.channels) out->add_channels(c);
+  for (const std::string& d : config.devices) out->add_devices(d);
+}
+
 }  // namespace mliot

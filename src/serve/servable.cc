@@ -8,26 +8,6 @@
 #include "serve/bundle_reader.h"
 
 namespace mliot {
-namespace {
-
-Params ParamsOf(const v1::Member& member) {
-  Params p;
-  for (const auto& [name, value] : member.params()) {
-    switch (value.value_case()) {
-      case v1::ParamValue::kIntValue:
-        p.Set(name, value.int_value());
-        break;
-      case v1::ParamValue::kDoubleValue:
-        p.Set(name, value.double_value());
-        break;
-      default:
-        p.Set(name, value.string_value());
-    }
-  }
-  return p;
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Servable>> Servable::Load(const std::string& dir, int64_t version,
                                                          const ModelRegistry& registry) {
@@ -43,6 +23,14 @@ absl::StatusOr<std::unique_ptr<Servable>> Servable::Load(const std::string& dir,
   s->class_names_.assign(m.class_names().begin(), m.class_names().end());
   s->num_features_ = m.num_features();
   if (m.image_height() > 0) s->shape_ = ImageShape{m.image_height(), m.image_width()};
+  if (std::optional<FeaturizerConfig> f = ManifestFeaturizer(m)) {
+    MLIOT_ASSIGN_OR_RETURN(s->featurizer_, MakeFeaturizer(*f));
+    if (s->featurizer_->num_features() != s->num_features_) {
+      return absl::DataLossError(absl::StrCat(vdir, ": featurizer ", f->name, " gives ",
+                                              s->featurizer_->num_features(), " features, manifest says ",
+                                              s->num_features_));
+    }
+  }
   MLIOT_ASSIGN_OR_RETURN(s->preprocess_, Preprocessor::Load(vdir + m.preprocess().weights_file()));
   if (s->preprocess_->in_dim() != s->num_features_) {
     return absl::DataLossError(absl::StrCat(vdir, ": preprocessing expects ",
@@ -52,7 +40,7 @@ absl::StatusOr<std::unique_ptr<Servable>> Servable::Load(const std::string& dir,
   const int k = s->num_classes();
   for (const v1::Member& member : m.members()) {
     MLIOT_ASSIGN_OR_RETURN(const ModelKind* kind, registry.Find(member.kind()));
-    MLIOT_ASSIGN_OR_RETURN(Params params, CompleteParams(kind->params, ParamsOf(member)));
+    MLIOT_ASSIGN_OR_RETURN(Params params, CompleteParams(kind->params, MemberParams(member)));
     Member loaded;
     loaded.model = kind->create();
     loaded.raw_input = member.input() == v1::MEMBER_INPUT_RAW;
@@ -142,6 +130,38 @@ void Servable::PredictBatch(const float* raw_rows, int64_t n, Answer* answers,
                                 weighting_, cert),
                         2};
   }
+}
+
+absl::StatusOr<Answer> Servable::PredictWindow(const Signal& signal, FrameRange window,
+                                               float* certainties) const {
+  if (!featurizer_) {
+    return absl::FailedPreconditionError("this task takes feature rows, not raw audio or sensor data");
+  }
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(num_features_));
+  MLIOT_RETURN_IF_ERROR(featurizer_->FeaturizeWindow(signal, window, row.data()));
+  return Predict(row.data(), certainties);
+}
+
+absl::StatusOr<std::vector<Answer>> Servable::PredictRaw(const Signal& signal,
+                                                         std::vector<float>* certainties) const {
+  if (!featurizer_) {
+    return absl::FailedPreconditionError("this task takes feature rows, not raw audio or sensor data");
+  }
+  const std::vector<FrameRange> windows = featurizer_->Windows(signal.frames(), signal.sample_rate);
+  if (windows.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("raw input of ", signal.seconds(),
+                                                   " s is shorter than one window of ", featurizer_->config().name));
+  }
+  const int k = num_classes();
+  certainties->resize(windows.size() * static_cast<size_t>(k));
+  std::vector<Answer> answers;
+  answers.reserve(windows.size());
+  for (size_t i = 0; i < windows.size(); ++i) {
+    MLIOT_ASSIGN_OR_RETURN(Answer a, PredictWindow(signal, windows[i], certainties->data() + i * k));
+    answers.push_back(a);
+  }
+  return answers;
 }
 
 }  // namespace mliot

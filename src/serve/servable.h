@@ -21,6 +21,8 @@
 
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
+#include "data/signal.h"
+#include "features/featurizer.h"
 #include "ml/ensemble.h"
 #include "ml/model.h"
 #include "ml/preprocess.h"
@@ -41,6 +43,16 @@ class Servable {
   // `certainties` receives num_classes() values summing to 1.
   Answer Predict(const float* raw_row, float* certainties) const;
   void PredictBatch(const float* raw_rows, int64_t n, Answer* answers, float* certainties) const;
+
+  // Raw input (bundles trained on audio:/sensor: data carry a featurizer):
+  // featurizes one window of `signal` inside the serving path and predicts it.
+  // Errors: the bundle has no featurizer (FailedPrecondition); the signal's
+  // channels or rate do not fit it (InvalidArgument).
+  absl::StatusOr<Answer> PredictWindow(const Signal& signal, FrameRange window, float* certainties) const;
+  // Every window of `signal`: one answer each, certainties windows x classes.
+  absl::StatusOr<std::vector<Answer>> PredictRaw(const Signal& signal, std::vector<float>* certainties) const;
+  // The bundle's featurizer, or null when its rows are features already.
+  const Featurizer* featurizer() const { return featurizer_.get(); }
 
   int64_t version() const { return version_; }
   int num_classes() const { return static_cast<int>(class_names_.size()); }
@@ -65,6 +77,7 @@ class Servable {
   std::vector<double> weights_;
   Weighting weighting_ = Weighting::kPaper;
   std::unique_ptr<Model> detector_;  // stage 1, may be null
+  std::unique_ptr<Featurizer> featurizer_;  // may be null
   int background_class_ = -1;
   double threshold_ = 0.5;
 };

@@ -138,6 +138,7 @@ absl::StatusOr<AdaptReport> Adapt(const std::string& dir, const Dataset& feedbac
   contents.val_accuracy = m.val_accuracy();
   contents.data_source = m.data_source();
   contents.selection = m.selection();
+  contents.featurizer = ManifestFeaturizer(m);
   MLIOT_RETURN_IF_ERROR(WriteBundleData(dir, "feedback", all_feedback));
   MLIOT_ASSIGN_OR_RETURN(int64_t version, WriteBundleVersion(dir, contents));
   log(absl::StrCat("published version ", version));

@@ -90,6 +90,7 @@ absl::StatusOr<int64_t> WriteBundleVersion(const std::string& dir, const BundleC
   m.set_val_accuracy(c.val_accuracy);
   m.set_data_source(c.data_source);
   m.set_selection(c.selection);
+  if (c.featurizer) FeaturizerToProto(*c.featurizer, m.mutable_featurizer());
   MLIOT_RETURN_IF_ERROR(WriteManifest(tmp + "/manifest.pb", m));
 
   // Publish. Another writer may have taken this number meanwhile: move on.

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
+#include "features/featurizer.h"
 #include "ml/ensemble.h"
 #include "ml/model.h"
 #include "ml/preprocess.h"
@@ -50,6 +51,7 @@ struct BundleContents {
   double val_accuracy = 0;
   std::string data_source;
   std::string selection;
+  std::optional<FeaturizerConfig> featurizer;  // raw-data tasks
   // Files copied into the version directory as (name, source path): state a
   // trainer needs to resume from this version on another node (a streaming
   // task's optimiser-side checkpoint). Servable ignores them.

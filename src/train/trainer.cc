@@ -329,6 +329,7 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
     contents.val_accuracy = choice.val_accuracy;
     contents.data_source = o.data_source;
     contents.selection = o.select;
+    contents.featurizer = o.featurizer;
     if (report.versions.empty()) {
       MLIOT_RETURN_IF_ERROR(WriteBundleData(o.out_dir, "train", data));
     }

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "data/dataset.h"
+#include "features/featurizer.h"
 #include "ml/hpo/strategy.h"
 #include "ml/model.h"
 
@@ -52,6 +53,7 @@ struct TrainOptions {
   uint64_t seed = 42;
   std::string out_dir;                 // bundle directory
   std::string data_source;             // recorded in the manifest
+  std::optional<FeaturizerConfig> featurizer;  // raw data: stored in the bundle for serving
 };
 
 struct MemberReport {
