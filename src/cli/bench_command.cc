@@ -9,6 +9,8 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/evaluate.h"
+#include "bench/features_bench.h"
+#include "bench/kit.h"
 #include "common/stats.h"
 #include "data/source.h"
 #include "ml/hpo/strategy.h"
@@ -108,6 +110,40 @@ int RunBenchEngine(const BenchArgs& a) {
   return 0;
 }
 
+struct FeaturesArgs {
+  bench::FeaturesBenchOptions options;
+  bool quick = false;
+  std::string peer = "auto";
+  bool json = false;
+};
+
+int RunBenchFeatures(FeaturesArgs a) {
+  if (a.quick) {
+    const bench::FeaturesBenchOptions quick = bench::QuickFeaturesBench();
+    a.options.audio_s = quick.audio_s;
+    a.options.sensor_windows = quick.sensor_windows;
+  }
+  a.options.peer = a.peer != "none";
+  absl::StatusOr<nlohmann::json> report = bench::RunFeaturesBench(a.options);
+  if (!report.ok()) return Fail(report.status());
+  if (a.json) {
+    PrintJson(*report);
+  } else {
+    std::printf("%s\n", report->dump(2).c_str());
+  }
+  return 0;
+}
+
+int RunBenchList(bool json) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const bench::BenchmarkInfo& b : bench::Benchmarks()) {
+    list.push_back({{"name", b.name}, {"measures", b.measures}, {"targets", b.targets}});
+    if (!json) std::printf("%-14s %s\n", b.name.c_str(), b.measures.c_str());
+  }
+  if (json) PrintJson({{"benchmarks", list}});
+  return 0;
+}
+
 }  // namespace
 
 Runner AddBenchCommand(CLI::App& app) {
@@ -123,10 +159,27 @@ Runner AddBenchCommand(CLI::App& app) {
   engine->add_option("--peer", args->peer, "auto | none")->capture_default_str();
   engine->add_option("--source-dir", args->source_dir, "mliot source tree (for bench/peer_sklearn.py)");
   engine->add_flag("--json", args->json, "print one JSON object as the last stdout line");
+  auto features_args = std::make_shared<FeaturesArgs>();
+  CLI::App* features = bench->add_subcommand(
+      "features", "log-mel and sensor_stats featurization speed (one thread), with the numpy peer");
+  features->add_option("--repeat", features_args->options.repeat, "interleaved rounds (mliot, peer, ...)")
+      ->capture_default_str();
+  features->add_option("--audio-s", features_args->options.audio_s, "seconds of audio")->capture_default_str();
+  features->add_option("--sensor-windows", features_args->options.sensor_windows, "sensor windows")
+      ->capture_default_str();
+  features->add_flag("--quick", features_args->quick, "seconds, not minutes (make bench-quick)");
+  features->add_option("--peer", features_args->peer, "auto | none")->capture_default_str();
+  features->add_option("--source-dir", features_args->options.source_dir, "mliot source tree (for bench/peers/)");
+  features->add_flag("--json", features_args->json, "print one JSON object as the last stdout line");
+  auto list_json = std::make_shared<bool>(false);
+  CLI::App* list = bench->add_subcommand("list", "every benchmark: what it measures, its targets");
+  list->add_flag("--json", *list_json, "print one JSON object as the last stdout line");
   auto scheduler = std::make_shared<std::function<int()>>();
   AddBenchSchedulerCommand(bench, scheduler.get());
-  return [args, engine, scheduler] {
+  return [args, engine, scheduler, features, features_args, list, list_json] {
     if (engine->parsed()) return RunBenchEngine(*args);
+    if (features->parsed()) return RunBenchFeatures(*features_args);
+    if (list->parsed()) return RunBenchList(*list_json);
     if (int rc = (*scheduler)(); rc >= 0) return rc;
     return 2;
   };

@@ -1,6 +1,6 @@
 // logmel: the VGGish audio front end (paper §6.1, the Ubicoustics features).
 //
-//   mono -> 16 kHz (libsamplerate) -> 25 ms periodic-Hann frames, 10 ms hop
+//   mono -> 16 kHz (libsoxr) -> 25 ms periodic-Hann frames, 10 ms hop
 //   -> |FFT| of size 512 -> 64 HTK-mel bands, 125-7500 Hz, triangular
 //   filters of peak 1 (mel = 1127 ln(1 + f/700); the DC bin has no weight)
 //   -> log(mel + 0.01) -> patches of 96 frames (0.96 s), hop 96 frames.

@@ -1,6 +1,6 @@
 #include "features/resample.h"
 
-#include <samplerate.h>
+#include <soxr.h>
 
 #include <cmath>
 
@@ -27,24 +27,16 @@ absl::Status Resample(const float* in, int64_t frames, double from_hz, double to
   if (!(from_hz > 0) || !(to_hz > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("sample rate must be > 0 (got ", from_hz, " -> ", to_hz, ")"));
   }
-  const double ratio = to_hz / from_hz;
-  if (src_is_valid_ratio(ratio) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot resample ", from_hz, " Hz to ", to_hz, " Hz"));
-  }
-  const int64_t want = std::llround(static_cast<double>(frames) * ratio);
-  out->assign(static_cast<size_t>(want + 2), 0.0f);
-  SRC_DATA data{};
-  data.data_in = in;
-  data.input_frames = static_cast<long>(frames);
-  data.data_out = out->data();
-  data.output_frames = static_cast<long>(out->size());
-  data.src_ratio = ratio;
-  data.end_of_input = 1;
-  if (const int err = src_simple(&data, SRC_SINC_FASTEST, 1); err != 0) {
-    return absl::InternalError(absl::StrCat("libsamplerate: ", src_strerror(err)));
-  }
-  out->resize(static_cast<size_t>(want));  // zero-filled if the converter gave fewer
-  return absl::OkStatus();
+  const int64_t want = std::llround(static_cast<double>(frames) * to_hz / from_hz);
+  out->assign(static_cast<size_t>(want), 0.0f);
+  if (frames == 0 || want == 0) return absl::OkStatus();
+  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+  const soxr_runtime_spec_t runtime = soxr_runtime_spec(1);  // the caller's thread only
+  size_t done = 0;
+  const soxr_error_t err = soxr_oneshot(from_hz, to_hz, 1, in, static_cast<size_t>(frames), nullptr, out->data(),
+                                        out->size(), &done, nullptr, &quality, &runtime);
+  if (err != nullptr) return absl::InternalError(absl::StrCat("soxr: ", err));
+  return absl::OkStatus();  // any frames soxr did not produce stay 0
 }
 
 }  // namespace mliot

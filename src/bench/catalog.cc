@@ -1,0 +1,28 @@
+// Every benchmark of `mliot bench`, for `bench list`. A benchmark added to
+// bench_command.cc is added here too (bench_list test checks both agree).
+#include "bench/kit.h"
+
+namespace mliot::bench {
+
+const std::vector<BenchmarkInfo>& Benchmarks() {
+  static const std::vector<BenchmarkInfo> all = {
+      {"engine", "Fashion-MNIST end to end: train under a budget, accuracy and single-row latency, with the scikit-learn ensemble peer",
+       {"accuracy >= the scikit-learn peer's", "predict p50 well under 1 ms"}},
+      {"transport", "ingest throughput over MQTT or Kafka vs a bare loop", {"see docs/BENCHMARKS.md (Data path)"}},
+      {"cache", "hit ratio and accuracy of a cache policy (lru, shade, icache) at a RAM capacity",
+       {"importance-aware beats LRU in hit ratio at equal accuracy"}},
+      {"stream-train", "training while a device streams the data vs training from RAM",
+       {"streaming keeps up with RAM training (waiting fraction low)"}},
+      {"data-parallel", "N workers with Gloo all-reduce vs one worker", {"same accuracy within tolerance, faster"}},
+      {"scheduler", "placement latency and the coordinator's heartbeat cost with simulated nodes",
+       {"placement p99 <= 1 ms at 1,000 nodes", "heartbeats of 10,000 nodes at 1 Hz <= 0.5 core"}},
+      {"features", "log-mel and sensor_stats featurization speed on one thread, with the numpy peer on the same input",
+       {"log-mel >= 1000x real time", "log-mel >= 5x the numpy peer", "sensor_stats >= 5x the numpy peer"}},
+      {"iot", "the paper's Table 4 on real audio (DCASE 2016 task 2) and multimodal sensors (sp-sw-har): mliot vs "
+              "scikit-learn defaults and a PyTorch CNN on the same features",
+       {"accuracy >= best scikit-learn default + 3 points and >= the PyTorch CNN", "phone + watch beats either alone"}},
+  };
+  return all;
+}
+
+}  // namespace mliot::bench
