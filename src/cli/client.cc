@@ -1,5 +1,9 @@
 #include "cli/client.h"
 
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
 #include <chrono>
 #include <filesystem>
 
@@ -64,8 +68,68 @@ absl::StatusOr<std::unique_ptr<v1::Serving::Stub>> Client::ServingStub(const v1:
   return v1::Serving::NewStub(channel);
 }
 
+absl::StatusOr<v1::HealthResponse> Client::Health(const std::string& task, const std::string& token_override) {
+  MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task));
+  MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<v1::Serving::Stub> stub, ServingStub(info));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata(kAuthorization, BearerValue(token_override.empty() ? info.token() : token_override));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::HealthResponse response;
+  MLIOT_RETURN_IF_ERROR(FromGrpc(stub->Health(&ctx, v1::HealthRequest(), &response)));
+  return response;
+}
+
 absl::StatusOr<Client::PredictResult> Client::Predict(const std::string& task, const Dataset& data,
                                                       const std::string& token_override, double duration_s) {
+  return SendPredictions(
+      task, data.rows,
+      [&](int64_t i, v1::PredictRequest* request) {
+        request->set_rows(1);
+        request->mutable_features()->Add(data.row(i), data.row(i) + data.cols);
+      },
+      [&](int64_t i) {
+        const int32_t label = data.labels[static_cast<size_t>(i)];
+        return label >= 0 ? data.class_names[label] : std::string();
+      },
+      token_override, duration_s);
+}
+
+absl::StatusOr<Client::PredictResult> Client::PredictRaw(const std::string& task, const RawDataset& raw,
+                                                         const std::string& token_override) {
+  const bool audio = raw.featurizer.name == "logmel";
+  return SendPredictions(
+      task, raw.data.rows,
+      [&](int64_t i, v1::PredictRequest* request) {
+        const RawWindow& w = raw.windows[static_cast<size_t>(i)];
+        const Signal& s = raw.recordings[w.recording];
+        v1::RawInput* in = request->mutable_raw();
+        in->set_sample_rate(s.sample_rate);
+        in->set_channels(s.channels);
+        const float* begin = s.samples.data() + w.frames.begin * s.channels;
+        const float* end = s.samples.data() + w.frames.end * s.channels;
+        if (audio) {
+          std::string* pcm = in->mutable_pcm16();
+          pcm->resize(static_cast<size_t>(end - begin) * 2);
+          for (const float* p = begin; p < end; ++p) {
+            const auto v = static_cast<int16_t>(std::clamp(std::lround(*p * 32768.0f), -32768L, 32767L));
+            (*pcm)[(p - begin) * 2] = static_cast<char>(v & 0xff);
+            (*pcm)[(p - begin) * 2 + 1] = static_cast<char>((v >> 8) & 0xff);
+          }
+        } else {
+          in->mutable_samples()->Add(begin, end);
+          for (const std::string& c : s.channel_names) in->add_channel_names(c);
+        }
+      },
+      [&](int64_t i) {
+        const int32_t label = raw.data.labels[static_cast<size_t>(i)];
+        return label >= 0 ? raw.data.class_names[label] : std::string();
+      },
+      token_override, 0);
+}
+
+absl::StatusOr<Client::PredictResult> Client::SendPredictions(
+    const std::string& task, int64_t rows, const std::function<void(int64_t, v1::PredictRequest*)>& fill,
+    const std::function<std::string(int64_t)>& label_of, const std::string& token_override, double duration_s) {
   MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task));
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<v1::Serving::Stub> stub, ServingStub(info));
   const std::string token = token_override.empty() ? info.token() : token_override;
@@ -73,14 +137,13 @@ absl::StatusOr<Client::PredictResult> Client::Predict(const std::string& task, c
   r.node = info.node();
   std::vector<double> ms;
   int64_t correct = 0;
-  if (data.rows == 0) return r;
+  if (rows == 0) return r;
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(duration_s);
-  for (int64_t k = 0; k < data.rows || (duration_s > 0 && std::chrono::steady_clock::now() < until); ++k) {
-    const int64_t i = k % data.rows;
+  for (int64_t k = 0; k < rows || (duration_s > 0 && std::chrono::steady_clock::now() < until); ++k) {
+    const int64_t i = k % rows;
     v1::PredictRequest request;
     request.set_task(task);
-    request.set_rows(1);
-    request.mutable_features()->Add(data.row(i), data.row(i) + data.cols);
+    fill(i, &request);
     v1::PredictResponse response;
     grpc::ClientContext ctx;
     ctx.AddMetadata(kAuthorization, BearerValue(token));
@@ -102,15 +165,16 @@ absl::StatusOr<Client::PredictResult> Client::Predict(const std::string& task, c
       continue;
     }
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    if (response.predictions_size() == 0) continue;
     ++r.n;
     if (r.n == 1) r.first_version = response.version();
     r.version = response.version();
     const v1::Prediction& p = response.predictions(0);
     r.stage1 += p.stage() == 1;
-    const int32_t label = data.labels[static_cast<size_t>(i)];
-    if (label >= 0) {
+    const std::string label = label_of(i);
+    if (!label.empty()) {
       ++r.labelled;
-      correct += p.label() == data.class_names[label];
+      correct += p.label() == label;
     }
   }
   r.accuracy = r.labelled > 0 ? static_cast<double>(correct) / static_cast<double>(r.labelled) : 0;

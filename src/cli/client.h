@@ -4,6 +4,7 @@
 #ifndef MLIOT_CLI_CLIENT_H_
 #define MLIOT_CLI_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "common/grpc_util.h"
 #include "data/dataset.h"
+#include "features/raw_source.h"
 #include "mliot/v1/coordinator.grpc.pb.h"
 #include "mliot/v1/serving.grpc.pb.h"
 
@@ -44,12 +46,25 @@ class Client {
   // `duration_s` > 0 it keeps cycling through the rows that long.
   absl::StatusOr<PredictResult> Predict(const std::string& task, const Dataset& data,
                                         const std::string& token_override = "", double duration_s = 0);
+  // The serving worker's Health answer (version, classes, featurizer).
+  absl::StatusOr<v1::HealthResponse> Health(const std::string& task, const std::string& token_override = "");
+  // Sends every row's raw window of `raw` (audio as 16-bit PCM at its
+  // recorded rate, sensor windows as float readings) as one Predict; the
+  // serving worker featurizes it. Labels as for Predict.
+  absl::StatusOr<PredictResult> PredictRaw(const std::string& task, const RawDataset& raw,
+                                           const std::string& token_override = "");
   // Sends labelled rows as feedback; returns the rows accepted.
   absl::StatusOr<int64_t> Feedback(const std::string& task, const Dataset& data,
                                    const std::string& token_override = "");
 
  private:
   absl::StatusOr<std::unique_ptr<v1::Serving::Stub>> ServingStub(const v1::TaskInfo& info);
+  // Sends `n` requests (request i filled by `fill`; with `duration_s` > 0,
+  // cycling through them that long); `label(i)` is row i's class name or "".
+  absl::StatusOr<PredictResult> SendPredictions(const std::string& task, int64_t n,
+                                                const std::function<void(int64_t, v1::PredictRequest*)>& fill,
+                                                const std::function<std::string(int64_t)>& label,
+                                                const std::string& token_override, double duration_s);
 
   std::string address_;
   TlsOptions tls_;

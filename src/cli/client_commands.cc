@@ -9,8 +9,11 @@
 #include "absl/strings/str_join.h"
 #include "cli/cli_util.h"
 #include "cli/client.h"
+#include "features/raw_source.h"
+#include "serve/bundle_reader.h"
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
+#include "common/file_transfer.h"
 #include "common/status_util.h"
 #include "coord/policy.h"
 #include "data/source.h"
@@ -31,7 +34,10 @@ struct ClientArgs {
   std::string label = "label";
   std::string token;
   double duration_s = 0;
+  std::string time_column = "timestamp";
 };
+
+int PrintPredictions(const ClientArgs& a, const Client::PredictResult& result, int64_t rows);
 
 std::string StateName(v1::TaskPhase phase) {
   switch (phase) {
@@ -109,7 +115,9 @@ int Submit(ClientArgs& a) {
   const std::filesystem::path base = std::filesystem::path(a.spec_path).parent_path();
   for (const std::string& file : DataFiles(spec->data)) {
     const std::filesystem::path p = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : base / file;
-    absl::StatusOr<std::string> content = ReadFile(p.string());
+    // A folder (audio:DIR, sensor:DIR) travels packed as one file.
+    absl::StatusOr<std::string> content =
+        IsFolderData(spec->data) ? PackDirectory(p.string()) : ReadFile(p.string());
     if (!content.ok()) return Fail(Annotate(content.status(), absl::StrCat(a.spec_path, ": data")));
     v1::DataFile* f = request.add_files();
     f->set_name(file);
@@ -198,8 +206,39 @@ int Wait(ClientArgs& a) {
                                                        "s (state: ", last.empty() ? "unknown" : last, ")")));
 }
 
+// predict/feedback with audio:/sensor: data: the task's featurizer (from its
+// serving worker) decides the windows; predict sends each raw window,
+// feedback sends the featurized rows with their labels.
+int PredictRawData(ClientArgs& a, bool feedback) {
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  absl::StatusOr<v1::HealthResponse> health = client->Health(a.task, a.token);
+  if (!health.ok()) return Fail(health.status());
+  if (!health->has_featurizer()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(a.data, ": raw data, but task '", a.task,
+                                                        "' was trained on feature rows")));
+  }
+  RawSourceOptions options;
+  options.label_column = a.label;
+  options.time_column = a.time_column;
+  options.for_training = false;
+  absl::StatusOr<RawDataset> raw = LoadRawDataset(a.data, FeaturizerFromProto(health->featurizer()), options);
+  if (!raw.ok()) return Fail(raw.status());
+  if (feedback) {
+    absl::StatusOr<int64_t> accepted = client->Feedback(a.task, raw->data, a.token);
+    if (!accepted.ok()) return Fail(accepted.status());
+    if (a.json) PrintJson({{"accepted_rows", *accepted}});
+    else std::printf("%lld feedback rows accepted for %s\n", static_cast<long long>(*accepted), a.task.c_str());
+    return 0;
+  }
+  absl::StatusOr<Client::PredictResult> r = client->PredictRaw(a.task, *raw, a.token);
+  if (!r.ok()) return Fail(r.status());
+  return PrintPredictions(a, *r, raw->data.rows);
+}
+
 int PredictOrFeedback(ClientArgs& a, bool feedback) {
   if (a.task.empty() || a.data.empty()) return Fail(absl::InvalidArgumentError("--task and --data are required"));
+  if (IsRawDataSpec(a.data)) return PredictRawData(a, feedback);
   LoadOptions load;
   load.label_column = a.label;
   load.for_training = false;
@@ -218,6 +257,11 @@ int PredictOrFeedback(ClientArgs& a, bool feedback) {
   }
   absl::StatusOr<Client::PredictResult> r = client->Predict(a.task, *data, a.token, a.duration_s);
   if (!r.ok()) return Fail(r.status());
+  return PrintPredictions(a, *r, data->rows);
+}
+
+int PrintPredictions(const ClientArgs& a, const Client::PredictResult& result, int64_t rows) {
+  const Client::PredictResult* r = &result;
   nlohmann::json out = {{"n", r->n}, {"latency_ms", {{"p50", r->p50_ms}, {"p99", r->p99_ms}}},
                         {"version", r->version}, {"first_version", r->first_version}, {"node", r->node}, {"failed", r->failed},
                         {"stage1_answers", r->stage1}};
@@ -229,7 +273,7 @@ int PredictOrFeedback(ClientArgs& a, bool feedback) {
                 static_cast<long long>(r->n), r->node.c_str(), static_cast<long long>(r->version), r->p50_ms,
                 r->p99_ms, r->labelled > 0 ? absl::StrCat(", accuracy ", r->accuracy).c_str() : "");
   }
-  return r->n > 0 || data->rows == 0 ? 0 : 1;
+  return r->n > 0 || rows == 0 ? 0 : 1;
 }
 
 int Cancel(ClientArgs& a) {
@@ -275,6 +319,8 @@ Runner AddClientCommands(CLI::App& app) {
     cmd->add_option("--data", args->data, "data spec: " + DataSpecForms())->required();
     cmd->add_option("--label", args->label, "label column of a CSV file")->capture_default_str();
     cmd->add_option("--token", args->token, "bearer token (default: from the coordinator)");
+    cmd->add_option("--time-column", args->time_column, "timestamp column (ms) of sensor CSV files")
+        ->capture_default_str();
     if (cmd == predict) {
       cmd->add_option("--duration-s", args->duration_s, "keep cycling through the rows this long (a steady load)");
     }

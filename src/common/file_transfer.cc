@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_util.h"
+#include "common/status_util.h"
 
 namespace mliot {
 namespace fs = std::filesystem;
@@ -74,6 +75,28 @@ absl::Status FileReceiver::Finish() {
     return absl::DataLossError(absl::StrCat("file '", open_path_, "' was cut off"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PackDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+  }
+  v1::FileTree tree;
+  MLIOT_RETURN_IF_ERROR(SendFiles(dir, ListFiles(dir, ""), [&](const v1::FileChunk& chunk) {
+    *tree.add_chunks() = chunk;
+    return true;
+  }));
+  if (tree.chunks_size() == 0) return absl::InvalidArgumentError(absl::StrCat(dir, ": no files"));
+  return tree.SerializeAsString();
+}
+
+absl::Status UnpackDirectory(const std::string& blob, const std::string& target) {
+  v1::FileTree tree;
+  if (!tree.ParseFromString(blob)) return absl::DataLossError(absl::StrCat(target, ": not a packed folder"));
+  FileReceiver receiver(target);
+  for (const v1::FileChunk& chunk : tree.chunks()) MLIOT_RETURN_IF_ERROR(receiver.Add(chunk));
+  return receiver.Finish();
 }
 
 }  // namespace mliot

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "mliot/v1/coordinator.pb.h"
 
 namespace mliot {
@@ -20,6 +21,11 @@ std::vector<std::string> ListFiles(const std::string& root, const std::string& s
 // (the stream broke), which yields Unavailable.
 absl::Status SendFiles(const std::string& root, const std::vector<std::string>& rel_paths,
                        const std::function<bool(const v1::FileChunk&)>& emit);
+
+// A folder as one blob (a serialised mliot.v1.FileTree) and back. Unpacking
+// checks paths as FileReceiver does. Errors name the folder.
+absl::StatusOr<std::string> PackDirectory(const std::string& dir);
+absl::Status UnpackDirectory(const std::string& blob, const std::string& target);
 
 // Receives chunks into a directory. Paths are checked (no absolute paths,
 // no ".."); files are written under a temporary name and renamed into place

@@ -61,6 +61,9 @@ class Featurizer {
   // The sample rate windows are cut at (sensor_stats: its rate_hz), or 0 when
   // any rate is accepted and converted (logmel).
   virtual double required_rate() const { return 0; }
+  // Seconds of input one window covers; `hop_seconds()` between windows.
+  virtual double window_seconds() const = 0;
+  virtual double hop_seconds() const = 0;
 
   // The windows of a signal of `frames` frames at `rate`, one row each.
   // Empty when the signal is too short for one.

@@ -64,6 +64,8 @@ class LogMel : public Featurizer {
 
   int64_t num_features() const override { return int64_t{kLogMelPatch} * kLogMelBands; }
   std::optional<ImageShape> shape() const override { return ImageShape{kLogMelPatch, kLogMelBands}; }
+  double window_seconds() const override { return kLogMelPatchSamples / kLogMelRate; }
+  double hop_seconds() const override { return kLogMelPatchHop / kLogMelRate; }
 
   std::vector<FrameRange> Windows(int64_t frames, double rate) const override {
     std::vector<FrameRange> out;
@@ -73,7 +75,7 @@ class LogMel : public Featurizer {
       return std::min<int64_t>(frames, static_cast<int64_t>(std::llround(samples16k * scale)));
     };
     const double n16 = static_cast<double>(frames) / scale;
-    const double hop = double{kLogMelPatch} * kLogMelHop;
+    const double hop = kLogMelPatchHop;
     if (n16 < kLogMelPatchSamples) return {{0, frames}};
     const int64_t full = 1 + static_cast<int64_t>((n16 - kLogMelPatchSamples) / hop);
     for (int64_t i = 0; i < full; ++i) out.push_back({at(i * hop), at(i * hop + kLogMelPatchSamples)});

@@ -31,6 +31,7 @@ inline constexpr int kLogMelFft = 512;
 inline constexpr int kLogMelBands = 64;
 inline constexpr int kLogMelPatch = 96;    // frames per patch
 inline constexpr int kLogMelPatchSamples = (kLogMelPatch - 1) * kLogMelHop + kLogMelFrame;  // 15600
+inline constexpr int kLogMelPatchHop = kLogMelPatch * kLogMelHop;                           // 15360
 
 // The periodic Hann window: 0.5 - 0.5 cos(2 pi n / N), n = 0 .. N-1.
 std::vector<float> PeriodicHann(int n);

@@ -51,6 +51,8 @@ class SensorStats : public Featurizer {
     return static_cast<int64_t>(config().channels.size() + triples_.size()) * per_channel();
   }
   double required_rate() const override { return rate_; }
+  double window_seconds() const override { return static_cast<double>(window_) / rate_; }
+  double hop_seconds() const override { return static_cast<double>(hop_) / rate_; }
 
   std::vector<std::string> feature_names() const override {
     std::vector<std::string> channels = config().channels;

@@ -144,6 +144,18 @@ absl::Status NodeAgent::Prepare(TaskRun& run) {
     MLIOT_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
     MLIOT_RETURN_IF_ERROR(receiver.Finish());
   }
+  // A folder of recordings arrives packed: unpack it beside (once).
+  if (IsFolderData(spec.data)) {
+    const std::string name = fs::path(DataFiles(spec.data)[0]).filename().string();
+    const std::string folder = run.dir + "/data/" + name + ".d";
+    if (!fs::exists(folder)) {
+      MLIOT_ASSIGN_OR_RETURN(std::string blob, ReadFile(run.dir + "/data/" + name));
+      const std::string tmp = folder + ".tmp";
+      fs::remove_all(tmp);
+      MLIOT_RETURN_IF_ERROR(UnpackDirectory(blob, tmp));
+      fs::rename(tmp, folder);
+    }
+  }
   // A stored bundle newer than ours: this task ran elsewhere; serve it.
   const std::string bundle_dir = run.dir + "/bundle";
   if (a.stored_version() > LocalVersion(bundle_dir)) {

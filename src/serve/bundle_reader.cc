@@ -64,7 +64,10 @@ Params MemberParams(const v1::Member& member) { return ParamsOf(member.params())
 
 std::optional<FeaturizerConfig> ManifestFeaturizer(const v1::BundleManifest& manifest) {
   if (!manifest.has_featurizer()) return std::nullopt;
-  const v1::Featurizer& f = manifest.featurizer();
+  return FeaturizerFromProto(manifest.featurizer());
+}
+
+FeaturizerConfig FeaturizerFromProto(const v1::Featurizer& f) {
   return FeaturizerConfig{f.name(), ParamsOf(f.params()), {f.channels().begin(), f.channels().end()},
                           {f.devices().begin(), f.devices().end()}};
 }

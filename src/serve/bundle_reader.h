@@ -29,6 +29,7 @@ Params MemberParams(const v1::Member& member);
 
 // The manifest's featurizer, if it has one.
 std::optional<FeaturizerConfig> ManifestFeaturizer(const v1::BundleManifest& manifest);
+FeaturizerConfig FeaturizerFromProto(const v1::Featurizer& featurizer);
 // Stores `config` in `out`.
 void FeaturizerToProto(const FeaturizerConfig& config, v1::Featurizer* out);
 

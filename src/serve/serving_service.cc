@@ -83,9 +83,73 @@ absl::StatusOr<v1::PredictResponse> ServingService::PredictLocal(const v1::Predi
   return response;
 }
 
+namespace {
+
+// The request's raw input as a Signal; errors name the field.
+absl::StatusOr<Signal> RawSignal(const v1::RawInput& raw) {
+  Signal s;
+  s.sample_rate = raw.sample_rate();
+  s.channels = raw.channels() <= 0 ? 1 : raw.channels();
+  if (!(s.sample_rate > 0)) return absl::InvalidArgumentError("raw.sample_rate must be > 0");
+  if (!raw.pcm16().empty() && raw.samples_size() > 0) {
+    return absl::InvalidArgumentError("raw: give pcm16 or samples, not both");
+  }
+  if (!raw.pcm16().empty()) {
+    if (raw.pcm16().size() % 2 != 0) return absl::InvalidArgumentError("raw.pcm16: odd number of bytes");
+    const size_t n = raw.pcm16().size() / 2;
+    s.samples.resize(n);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(raw.pcm16().data());
+    for (size_t i = 0; i < n; ++i) {
+      const auto v = static_cast<int16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+      s.samples[i] = static_cast<float>(v) / 32768.0f;
+    }
+  } else {
+    s.samples.assign(raw.samples().begin(), raw.samples().end());
+  }
+  if (s.samples.empty()) return absl::InvalidArgumentError("raw: no samples");
+  if (s.samples.size() % static_cast<size_t>(s.channels) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("raw: ", s.samples.size(), " samples is not a multiple of ",
+                                                   s.channels, " channels"));
+  }
+  s.channel_names.assign(raw.channel_names().begin(), raw.channel_names().end());
+  return s;
+}
+
+void AddPrediction(const Servable& servable, const Answer& a, const float* cert, v1::PredictResponse* response) {
+  v1::Prediction* p = response->add_predictions();
+  p->set_label_index(a.label);
+  p->set_label(servable.class_names()[a.label]);
+  p->set_stage(a.stage);
+  p->mutable_certainties()->Add(cert, cert + servable.num_classes());
+}
+
+}  // namespace
+
 grpc::Status ServingService::Respond(const Servable& servable, const v1::PredictRequest& request,
                                     v1::PredictResponse* response) const {
   const auto start = std::chrono::steady_clock::now();
+  if (request.has_raw()) {
+    absl::StatusOr<Signal> signal = RawSignal(request.raw());
+    if (!signal.ok()) return ToGrpc(signal.status());
+    std::vector<float> cert;
+    absl::StatusOr<std::vector<Answer>> answers = servable.PredictRaw(*signal, &cert);
+    if (!answers.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(answers.status().message()));
+    }
+    response->set_version(servable.version());
+    for (size_t i = 0; i < answers->size(); ++i) {
+      AddPrediction(servable, (*answers)[i], cert.data() + i * servable.num_classes(), response);
+    }
+    response->set_worker_latency_ms(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    return grpc::Status::OK;
+  }
+  if (servable.featurizer() != nullptr && request.features_size() > 0 &&
+      request.features_size() != (request.rows() <= 0 ? 1 : request.rows()) * servable.num_features()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("this task featurizes raw input (", servable.featurizer()->config().name,
+                                     "): send raw, or rows of ", servable.num_features(), " features"));
+  }
   const int64_t cols = servable.num_features();
   const int64_t rows = request.rows() <= 0 ? 1 : request.rows();
   if (static_cast<int64_t>(request.features_size()) != rows * cols) {
@@ -193,6 +257,10 @@ grpc::Status ServingService::Health(grpc::ServerContext* context, const v1::Heal
     response->set_version(servable->version());
     for (const std::string& c : servable->class_names()) response->add_class_names(c);
     response->set_num_features(servable->num_features());
+    if (const Featurizer* f = servable->featurizer()) {
+      FeaturizerToProto(f->config(), response->mutable_featurizer());
+      response->set_window_s(f->window_seconds());
+    }
   }
   return grpc::Status::OK;
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/broker_uri.h"
 #include "common/status_util.h"
+#include "features/featurizer.h"
 #include "ml/ensemble.h"
 #include "ml/hpo/strategy.h"
 #include "ml/reduce/reducer.h"
@@ -68,6 +69,50 @@ absl::StatusOr<std::string> Choice(const YAML::Node& node, const std::string& pa
     return SpecError(absl::StrCat(path, ": '", v, "'; valid: ", absl::StrJoin(valid, ", ")));
   }
   return v;
+}
+
+// The `features:` section of audio:/sensor: data: a featurizer name, its
+// declared parameters, devices. Missing: the data's default featurizer.
+absl::StatusOr<FeaturizerConfig> ParseFeatures(const YAML::Node& node, const std::string& data) {
+  FeaturizerConfig f;
+  f.name = absl::StartsWith(data, "audio:") ? "logmel" : "sensor_stats";
+  if (node) {
+    if (!node.IsMap()) return SpecError("features: must be a mapping, e.g. {name: logmel}");
+    if (node["name"]) {
+      MLIOT_ASSIGN_OR_RETURN(f.name, String(node["name"], "features.name"));
+    }
+  }
+  absl::StatusOr<const FeaturizerKind*> kind = BuiltinFeaturizers().Find(f.name);
+  if (!kind.ok()) return Annotate(kind.status(), "spec: features.name");
+  if ((f.name == "logmel") != absl::StartsWith(data, "audio:")) {
+    return SpecError(absl::StrCat("features.name: ", f.name, " does not apply to ", data.substr(0, data.find(':')),
+                                  ": data"));
+  }
+  std::vector<std::string> known = {"name", "devices"};
+  for (const ParamSpec& p : (*kind)->params) known.push_back(p.name);
+  if (node) {
+    MLIOT_RETURN_IF_ERROR(CheckKeys(node, "features", known));
+    std::string params;
+    for (const ParamSpec& p : (*kind)->params) {
+      if (!node[p.name]) continue;
+      MLIOT_ASSIGN_OR_RETURN(std::string v, String(node[p.name], "features." + p.name));
+      absl::StrAppend(&params, params.empty() ? "" : ",", p.name, "=", v);
+    }
+    absl::StatusOr<Params> parsed = ParseParams((*kind)->params, params);
+    if (!parsed.ok()) return Annotate(parsed.status(), "spec: features");
+    f.params = *std::move(parsed);
+    if (const YAML::Node devices = node["devices"]) {
+      if (!devices.IsSequence()) return SpecError("features.devices: expected a list, e.g. [sp, sw]");
+      for (const YAML::Node& d : devices) {
+        MLIOT_ASSIGN_OR_RETURN(std::string name, String(d, "features.devices"));
+        f.devices.push_back(name);
+      }
+      if (absl::StartsWith(data, "audio:")) return SpecError("features.devices: applies to sensor: data");
+    }
+  } else {
+    f.params = Params::Defaults((*kind)->params);
+  }
+  return f;
 }
 
 // The `stream:` section of a task whose data is a topic.
@@ -137,7 +182,8 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
   if (!root.IsDefined() || root.IsNull()) return SpecError("empty document");
   TaskSpec spec;
   try {
-    MLIOT_RETURN_IF_ERROR(CheckKeys(root, "", {"name", "data", "label", "model", "device", "stream"}));
+    MLIOT_RETURN_IF_ERROR(
+        CheckKeys(root, "", {"name", "data", "label", "model", "device", "stream", "features", "time_column"}));
     if (!root["name"]) return SpecError("missing key 'name'");
     MLIOT_ASSIGN_OR_RETURN(spec.name, String(root["name"], "name"));
     if (!ValidName(spec.name)) {
@@ -161,15 +207,24 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
                                             "and stream.epoch_samples");
       MLIOT_ASSIGN_OR_RETURN(spec.stream, ParseStream(root["stream"]));
     } else if (!absl::StartsWith(spec.data, "fashion-mnist:") && !absl::StartsWith(spec.data, "csv:") &&
-               !absl::StartsWith(spec.data, "idx:")) {
+               !absl::StartsWith(spec.data, "idx:") && !IsFolderData(spec.data)) {
       return SpecError(absl::StrCat("data: '", spec.data,
-                                    "' is not a data spec (fashion-mnist:..., csv:PATH, idx:A,B) "
+                                    "' is not a data spec (fashion-mnist:..., csv:PATH, idx:A,B, audio:DIR, sensor:DIR) "
                                     "or a topic (mqtt://HOST:PORT/TOPIC, kafka://HOST:PORT/TOPIC)"));
     } else if (root["stream"]) {
       return SpecError("stream: applies only when data is a topic (mqtt://... or kafka://...)");
     }
     if (root["label"]) {
       MLIOT_ASSIGN_OR_RETURN(spec.label, String(root["label"], "label"));
+    }
+    if (root["features"] && !IsFolderData(spec.data)) {
+      return SpecError("features: applies to audio:DIR and sensor:DIR data");
+    }
+    if (IsFolderData(spec.data)) {
+      MLIOT_ASSIGN_OR_RETURN(spec.features, ParseFeatures(root["features"], spec.data));
+    }
+    if (root["time_column"]) {
+      MLIOT_ASSIGN_OR_RETURN(spec.time_column, String(root["time_column"], "time_column"));
     }
     if (const YAML::Node model = root["model"]) {
       MLIOT_RETURN_IF_ERROR(CheckKeys(model, "model",
@@ -237,10 +292,20 @@ TrainOptions ToTrainOptions(const TaskSpec& spec) {
   o.hpo = spec.hpo;
   o.select = spec.select;
   o.background_class = spec.background_class;
+  o.featurizer = spec.features;
   return o;
 }
 
+bool IsFolderData(const std::string& data_spec) {
+  return absl::StartsWith(data_spec, "audio:") || absl::StartsWith(data_spec, "sensor:");
+}
+
 std::vector<std::string> DataFiles(const std::string& data_spec) {
+  if (IsFolderData(data_spec)) {
+    std::string dir = data_spec.substr(data_spec.find(':') + 1);
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    return {dir};
+  }
   if (absl::StartsWith(data_spec, "csv:")) return {data_spec.substr(4)};
   if (absl::StartsWith(data_spec, "idx:")) return absl::StrSplit(data_spec.substr(4), ',');
   return {};
@@ -249,6 +314,10 @@ std::vector<std::string> DataFiles(const std::string& data_spec) {
 std::string RelocateDataSpec(const std::string& data_spec, const std::string& dir) {
   const std::vector<std::string> files = DataFiles(data_spec);
   if (files.empty()) return data_spec;
+  if (IsFolderData(data_spec)) {
+    return absl::StrCat(data_spec.substr(0, data_spec.find(':') + 1), dir, "/",
+                        std::filesystem::path(files[0]).filename().string(), ".d");
+  }
   std::vector<std::string> moved;
   for (const std::string& f : files) moved.push_back(dir + "/" + std::filesystem::path(f).filename().string());
   return absl::StrCat(data_spec.substr(0, 4), absl::StrJoin(moved, ","));

@@ -16,6 +16,13 @@
 //     require: "locality == 'local' and latency_ms <= 40"
 //     prefer: "max(memory_mb)"
 //
+// Raw IoT data (a folder of audio clips or sensor recordings, shipped with
+// the spec) names its featurizer; audio: without one means logmel:
+//
+//   data: audio:clips/                    # or sensor:recordings/
+//   features: {name: sensor_stats, window_s: 2, hop_s: 1, devices: [sp, sw]}
+//   time_column: timestamp                # sensor CSV files (default)
+//
 // A streaming task names a topic as its data and says how to train on it
 // (the `model:` section does not apply; stream/stream_task.h runs it):
 //
@@ -74,6 +81,8 @@ struct TaskSpec {
   std::string require;  // empty: any node
   std::string prefer = "best_effort";
   std::optional<StreamSpec> stream;  // set exactly when `data` is a topic
+  std::optional<FeaturizerConfig> features;  // audio:/sensor: data
+  std::string time_column = "timestamp";
 };
 
 absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text);
@@ -81,11 +90,18 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text);
 // The engine options for this spec (data_source and out_dir left empty).
 TrainOptions ToTrainOptions(const TaskSpec& spec);
 
-// Local files the data spec names (csv:PATH, idx:A,B), in order; empty for
-// data every node has (fashion-mnist:*) and for topics.
+// Local files the data spec names (csv:PATH, idx:A,B), in order; the
+// folder of audio:DIR and sensor:DIR (shipped packed, see IsFolderData);
+// empty for data every node has (fashion-mnist:*) and for topics.
 std::vector<std::string> DataFiles(const std::string& data_spec);
 
-// The same data spec with every file path replaced by `dir`/<basename>.
+// True for audio:DIR and sensor:DIR: the folder travels packed as one file
+// (common/file_transfer.h PackDirectory) and is unpacked on the node into
+// `dir`/<basename>.d.
+bool IsFolderData(const std::string& data_spec);
+
+// The same data spec with every file path replaced by `dir`/<basename>
+// (folders: `dir`/<basename>.d).
 std::string RelocateDataSpec(const std::string& data_spec, const std::string& dir);
 
 }  // namespace mliot

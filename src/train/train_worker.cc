@@ -12,6 +12,7 @@
 #include "common/status_util.h"
 #include "data/csv.h"
 #include "data/source.h"
+#include "features/raw_source.h"
 #include "ml/hpo/strategy.h"
 #include "serve/bundle_reader.h"
 #include "train/adapt.h"
@@ -49,10 +50,23 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
   };
   if (!LatestBundleVersion(o.bundle_dir).ok()) {
     status("training");
-    LoadOptions load;
-    load.label_column = o.spec.label;
-    MLIOT_ASSIGN_OR_RETURN(Dataset data, LoadDataset(o.data_spec, load));
     TrainOptions options = ToTrainOptions(o.spec);
+    Dataset data;
+    if (IsFolderData(o.data_spec)) {
+      RawSourceOptions raw_options;
+      raw_options.label_column = o.spec.label;
+      raw_options.time_column = o.spec.time_column;
+      raw_options.threads = o.threads;
+      MLIOT_ASSIGN_OR_RETURN(RawDataset raw, LoadRawDataset(o.data_spec, o.spec.features.value_or(FeaturizerConfig{}),
+                                                            raw_options));
+      Log(task, absl::StrCat(raw.recordings.size(), " recordings -> ", raw.data.rows, " rows (", raw.featurizer.name, ")"));
+      options.featurizer = raw.featurizer;
+      data = std::move(raw.data);
+    } else {
+      LoadOptions load;
+      load.label_column = o.spec.label;
+      MLIOT_ASSIGN_OR_RETURN(data, LoadDataset(o.data_spec, load));
+    }
     options.out_dir = o.bundle_dir;
     options.data_source = o.spec.data;
     options.threads = o.threads;
