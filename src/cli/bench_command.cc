@@ -8,8 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "cli/evaluate.h"
+#include "serve/evaluate.h"
 #include "bench/features_bench.h"
+#include "bench/iot_bench.h"
 #include "bench/kit.h"
 #include "common/stats.h"
 #include "data/source.h"
@@ -134,6 +135,34 @@ int RunBenchFeatures(FeaturesArgs a) {
   return 0;
 }
 
+struct IotArgs {
+  bench::IotBenchOptions options;
+  bool quick = false;
+  std::string peer = "auto";
+  bool json = false;
+};
+
+int RunBenchIot(IotArgs a) {
+  if (a.quick) {
+    const bench::IotBenchOptions quick = bench::QuickIotBench();
+    a.options.datasets = quick.datasets;
+    a.options.budget_s = quick.budget_s;
+  }
+  a.options.peer = a.peer != "none";
+  absl::StatusOr<nlohmann::json> report = bench::RunIotBench(a.options);
+  if (!report.ok()) return Fail(report.status());
+  if (a.json) {
+    PrintJson(*report);
+  } else {
+    for (const nlohmann::json& r : (*report)["rows"]) {
+      std::printf("%-16s %-26s accuracy %.3f  p50 %7.3f ms  train %6.1f s\n", r.value("dataset", "").c_str(),
+                  r.value("system", "").c_str(), r.value("accuracy", 0.0), r.value("latency_ms_p50", 0.0),
+                  r.value("train_s", 0.0));
+    }
+  }
+  return 0;
+}
+
 int RunBenchList(bool json) {
   nlohmann::json list = nlohmann::json::array();
   for (const bench::BenchmarkInfo& b : bench::Benchmarks()) {
@@ -171,12 +200,23 @@ Runner AddBenchCommand(CLI::App& app) {
   features->add_option("--peer", features_args->peer, "auto | none")->capture_default_str();
   features->add_option("--source-dir", features_args->options.source_dir, "mliot source tree (for bench/peers/)");
   features->add_flag("--json", features_args->json, "print one JSON object as the last stdout line");
+  auto iot_args = std::make_shared<IotArgs>();
+  CLI::App* iot = bench->add_subcommand("iot", "the paper's Table 4 on real audio and sensor data, with peers");
+  iot->add_option("--data-dir", iot_args->options.data_dir, "holds dcase2016-task2/ and sp-sw-har/")
+      ->capture_default_str();
+  iot->add_option("--budget-s", iot_args->options.budget_s, "training budget per system")->capture_default_str();
+  iot->add_option("--work-dir", iot_args->options.work_dir, "splits, bundles, feature files (default: temporary)");
+  iot->add_flag("--quick", iot_args->quick, "DCASE only, an 8 s budget (make bench-quick)");
+  iot->add_option("--peer", iot_args->peer, "auto | none")->capture_default_str();
+  iot->add_option("--source-dir", iot_args->options.source_dir, "mliot source tree (for bench/peers/)");
+  iot->add_flag("--json", iot_args->json, "print one JSON object as the last stdout line");
   auto list_json = std::make_shared<bool>(false);
   CLI::App* list = bench->add_subcommand("list", "every benchmark: what it measures, its targets");
   list->add_flag("--json", *list_json, "print one JSON object as the last stdout line");
   auto scheduler = std::make_shared<std::function<int()>>();
   AddBenchSchedulerCommand(bench, scheduler.get());
-  return [args, engine, scheduler, features, features_args, list, list_json] {
+  return [args, engine, scheduler, features, features_args, list, list_json, iot, iot_args] {
+    if (iot->parsed()) return RunBenchIot(*iot_args);
     if (engine->parsed()) return RunBenchEngine(*args);
     if (features->parsed()) return RunBenchFeatures(*features_args);
     if (list->parsed()) return RunBenchList(*list_json);

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "cli/evaluate.h"
+#include "serve/evaluate.h"
 #include "cli/raw_data_flags.h"
 #include "data/source.h"
 #include "serve/servable.h"

@@ -1,11 +1,11 @@
-#include "cli/evaluate.h"
+#include "serve/evaluate.h"
 
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "common/stats.h"
 
-namespace mliot::cli {
+namespace mliot {
 
 absl::StatusOr<Evaluation> Evaluate(const Servable& servable, Dataset data) {
   if (data.cols != servable.num_features()) {
@@ -109,4 +109,4 @@ nlohmann::json EvaluationJson(const Evaluation& e) {
           {"unknown_labels", e.unknown_labels}};
 }
 
-}  // namespace mliot::cli
+}  // namespace mliot

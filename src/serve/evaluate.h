@@ -1,7 +1,7 @@
-// Evaluation of a Servable on a labelled Dataset, shared by `eval` and
-// `bench engine`.
-#ifndef MLIOT_CLI_EVALUATE_H_
-#define MLIOT_CLI_EVALUATE_H_
+// Evaluation of a Servable on labelled data (feature rows or raw
+// recordings), shared by `eval` and the benchmarks.
+#ifndef MLIOT_SERVE_EVALUATE_H_
+#define MLIOT_SERVE_EVALUATE_H_
 
 #include <cstdint>
 
@@ -11,7 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "serve/servable.h"
 
-namespace mliot::cli {
+namespace mliot {
 
 struct Evaluation {
   int64_t n = 0;
@@ -36,6 +36,6 @@ absl::StatusOr<Evaluation> EvaluateRaw(const Servable& servable, RawDataset raw)
 
 nlohmann::json EvaluationJson(const Evaluation& e);
 
-}  // namespace mliot::cli
+}  // namespace mliot
 
-#endif  // MLIOT_CLI_EVALUATE_H_
+#endif  // MLIOT_SERVE_EVALUATE_H_
