@@ -136,7 +136,8 @@ int RunWorker(WorkerArgs& a) {
           request.set_rows(1);
           request.mutable_features()->Add(row.begin(), row.end());
           return service.PredictLocal(request);
-        });
+        },
+        spec->features);
     // The gRPC endpoint serves regardless; a broker that is down is retried
     // by the transport, so this fails only on a bad address.
     if (!started.ok()) return Fail(started.status());

@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "cli/bench_broker.h"
@@ -21,6 +24,11 @@
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
 #include "data/source.h"
+#include "cli/raw_data_flags.h"
+#include "data/audio_file.h"
+#include "data/sensor_recording.h"
+#include "features/raw_source.h"
+#include "stream/raw_stream.h"
 #include "node/process_monitor.h"
 #include "stream/device_simulator.h"
 #include "stream/ingest.h"
@@ -44,7 +52,112 @@ struct SimulateArgs {
   int qos = 1;
   int batch = 1;
   bool json = false;
+  // Raw data (audio:, sensor:)
+  RawDataFlags raw;
+  std::string background = "noise:0.01";
+  double gap_s = 1.0;
+  std::string background_class = "background";
+  double chunk_s = 0.02;
+  double stream_rate = 16000;
 };
+
+// --rate for raw data: realtime, Nx (N times real time) or max.
+absl::StatusOr<double> ParseSpeed(const std::string& rate) {
+  if (rate == "realtime") return 1.0;
+  if (rate == "max") return 0.0;
+  double r = 0;
+  if (absl::EndsWith(rate, "x") && absl::SimpleAtod(rate.substr(0, rate.size() - 1), &r) && r > 0) return r;
+  return absl::InvalidArgumentError(absl::StrCat("--rate '", rate, "': realtime, Nx (e.g. 10x) or max for raw data"));
+}
+
+// The segments of a raw stream: audio clips with background between them,
+// or sensor recordings aligned at the featurizer's rate, cut where the label changes.
+absl::StatusOr<std::vector<stream::RawSegment>> RawSegments(const SimulateArgs& a, const FeaturizerConfig& f) {
+  const std::string dir = a.data.substr(a.data.find(':') + 1);
+  std::vector<stream::RawSegment> out;
+  if (absl::StartsWith(a.data, "audio:")) {
+    MLIOT_ASSIGN_OR_RETURN(std::vector<AudioClipFile> files, ListAudioFolder(dir, /*allow_unlabelled=*/true));
+    std::vector<stream::RawSegment> clips;
+    for (const AudioClipFile& c : files) {
+      MLIOT_ASSIGN_OR_RETURN(Signal s, ReadAudioFile(c.path));
+      clips.push_back({std::move(s), c.class_name});
+    }
+    std::optional<Signal> background;
+    float noise = 0.01f;
+    if (absl::StartsWith(a.background, "noise:")) {
+      double level = 0;
+      if (!absl::SimpleAtod(a.background.substr(6), &level) || level < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("--background '", a.background, "': noise:LEVEL (a standard deviation) or a recording"));
+      }
+      noise = static_cast<float>(level);
+    } else {
+      absl::StatusOr<Signal> rec = ReadAudioFile(a.background);
+      if (!rec.ok()) return Annotate(rec.status(), "--background");
+      background = *std::move(rec);
+    }
+    return stream::AudioStream(clips, a.stream_rate, a.gap_s, background, noise, a.background_class);
+  }
+  MLIOT_ASSIGN_OR_RETURN(std::vector<SensorRecordingFiles> files, ListSensorFolder(dir, f.devices));
+  MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, BuiltinFeaturizers().Find(f.name));
+  MLIOT_ASSIGN_OR_RETURN(Params params, CompleteParams(kind->params, f.params));
+  for (const SensorRecordingFiles& rec : files) {
+    std::vector<SensorRecording> devices;
+    for (const std::string& path : rec.paths) {
+      MLIOT_ASSIGN_OR_RETURN(SensorRecording r, ReadSensorCsv(path, a.raw.time_column, a.label, false));
+      devices.push_back(std::move(r));
+    }
+    MLIOT_ASSIGN_OR_RETURN(AlignedRecording aligned, AlignRecordings(devices, f.devices, params.Double("rate_hz")));
+    const Signal& s = aligned.signal;
+    for (int64_t b = 0; b < s.frames();) {
+      const std::string label = aligned.labels.empty() ? "" : aligned.labels[b];
+      int64_t e = b + 1;
+      while (e < s.frames() && !aligned.labels.empty() && aligned.labels[e] == label) ++e;
+      out.push_back({s.Slice(b, e), label});
+      b = e;
+    }
+  }
+  return out;
+}
+
+int RunSimulateRaw(const SimulateArgs& a, const BrokerUri& uri) {
+  absl::StatusOr<double> speed = ParseSpeed(a.rate);
+  if (!speed.ok()) return Fail(speed.status());
+  absl::StatusOr<FeaturizerConfig> f = FeaturizerFromFlags(a.raw, a.data);
+  if (!f.ok()) return Fail(f.status());
+  absl::StatusOr<std::vector<stream::RawSegment>> segments = RawSegments(a, *f);
+  if (!segments.ok()) return Fail(segments.status());
+  if (segments->empty()) return Fail(absl::InvalidArgumentError(absl::StrCat(a.data, ": nothing to stream")));
+  if (f->name != "logmel") f->channels = segments->front().signal.channel_names;
+  absl::StatusOr<std::unique_ptr<Featurizer>> featurizer = MakeFeaturizer(*f);
+  if (!featurizer.ok()) return Fail(featurizer.status());
+  stream::RawStreamOptions o;
+  o.task = a.task;
+  o.device = a.device;
+  o.speed = *speed;
+  o.chunk_s = a.chunk_s;
+  o.pcm16 = absl::StartsWith(a.data, "audio:");
+  absl::StatusOr<stream::RawDeviceReport> r =
+      stream::SimulateRawDevice(*segments, uri, o, featurizer->get(), StopOnSignal());
+  if (!r.ok()) return Fail(r.status());
+  nlohmann::json out = {{"chunks", r->stream.chunks},       {"frames", r->stream.frames},
+                        {"stream_s", r->stream.stream_s},   {"elapsed_s", r->stream.elapsed_s},
+                        {"bytes", r->stream.bytes}};
+  if (r->predictions) {
+    const stream::RawPredictionStats& p = *r->predictions;
+    out["predictions"] = {{"windows", p.windows},
+                          {"answered", p.answered},
+                          {"errors", p.errors},
+                          {"lost", p.lost},
+                          {"accuracy", p.accuracy},
+                          {"latency_ms", {{"p50", p.latency_p50_ms}, {"p99", p.latency_p99_ms}}},
+                          {"from_window_end_ms", {{"p50", p.from_window_end_p50_ms}, {"p99", p.from_window_end_p99_ms}}},
+                          {"stage1_answers", p.stage1},
+                          {"worker_ms", {{"stage1", p.stage1_worker_ms}, {"stage2", p.stage2_worker_ms}}}};
+  }
+  if (a.json) PrintJson(out);
+  else std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
 
 absl::StatusOr<double> ParseRate(const std::string& rate) {
   if (rate == "max") return 0.0;
@@ -58,9 +171,10 @@ absl::StatusOr<double> ParseRate(const std::string& rate) {
 int RunSimulate(const SimulateArgs& a) {
   absl::StatusOr<BrokerUri> uri = BrokerUri::Parse(a.broker);
   if (!uri.ok()) return Fail(uri.status());
+  if (a.task.empty()) return Fail(absl::InvalidArgumentError("--task is required"));
+  if (IsRawDataSpec(a.data)) return RunSimulateRaw(a, *uri);
   absl::StatusOr<double> rate = ParseRate(a.rate);
   if (!rate.ok()) return Fail(rate.status());
-  if (a.task.empty()) return Fail(absl::InvalidArgumentError("--task is required"));
   LoadOptions load;
   load.label_column = a.label;
   absl::StatusOr<Dataset> data = LoadDataset(a.data, load);
@@ -348,7 +462,16 @@ Runner AddStreamCommands(CLI::App& app, CLI::App* bench) {
   simulate->add_option("--label", sim->label, "label column of CSV data")->capture_default_str();
   simulate->add_option("--broker", sim->broker, "mqtt://HOST:PORT/TOPIC or kafka://HOST:PORT/TOPIC")->required();
   simulate->add_option("--task", sim->task, "task the samples belong to")->required();
-  simulate->add_option("--rate", sim->rate, "samples per second, or max")->capture_default_str();
+  simulate->add_option("--rate", sim->rate, "samples per second, or max; raw data: realtime, Nx or max")
+      ->capture_default_str();
+  AddRawDataFlags(simulate, &sim->raw);
+  simulate->add_option("--background", sim->background, "audio: between clips, noise:LEVEL or a recording")
+      ->capture_default_str();
+  simulate->add_option("--gap-s", sim->gap_s, "audio: seconds of background before each clip")->capture_default_str();
+  simulate->add_option("--background-class", sim->background_class, "audio: the background's label")
+      ->capture_default_str();
+  simulate->add_option("--chunk-s", sim->chunk_s, "raw data: seconds per message")->capture_default_str();
+  simulate->add_option("--stream-rate", sim->stream_rate, "audio: the stream's sample rate")->capture_default_str();
   simulate->add_option("--device", sim->device, "device id")->capture_default_str();
   simulate->add_option("--count", sim->count, "samples to send (default: every row once)");
   simulate->add_option("--qos", sim->qos, "MQTT QoS: 0 or 1")->check(CLI::IsMember({0, 1}))->capture_default_str();

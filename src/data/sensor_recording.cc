@@ -123,7 +123,8 @@ absl::StatusOr<std::vector<SensorRecordingFiles>> ListSensorFolder(const std::st
   }
   // stem -> path per device
   std::map<std::string, std::map<std::string, std::string>> stems;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
+       !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (!name.empty() && name[0] == '.') {

@@ -65,6 +65,11 @@ class Featurizer {
   virtual double window_seconds() const = 0;
   virtual double hop_seconds() const = 0;
 
+  // The k-th window (k >= 0) of an endless stream at `rate`, in the stream's
+  // frames: how a device's stream is cut (stream/raw_windower.h). The full
+  // windows of Windows() are these.
+  virtual FrameRange WindowAt(int64_t k, double rate) const = 0;
+
   // The windows of a signal of `frames` frames at `rate`, one row each.
   // Empty when the signal is too short for one.
   virtual std::vector<FrameRange> Windows(int64_t frames, double rate) const = 0;

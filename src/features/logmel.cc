@@ -67,6 +67,12 @@ class LogMel : public Featurizer {
   double window_seconds() const override { return kLogMelPatchSamples / kLogMelRate; }
   double hop_seconds() const override { return kLogMelPatchHop / kLogMelRate; }
 
+  FrameRange WindowAt(int64_t k, double rate) const override {
+    const double scale = rate / kLogMelRate;
+    return {std::llround(static_cast<double>(k) * kLogMelPatchHop * scale),
+            std::llround((static_cast<double>(k) * kLogMelPatchHop + kLogMelPatchSamples) * scale)};
+  }
+
   std::vector<FrameRange> Windows(int64_t frames, double rate) const override {
     std::vector<FrameRange> out;
     if (frames <= 0 || !(rate > 0)) return out;
@@ -78,7 +84,10 @@ class LogMel : public Featurizer {
     const double hop = kLogMelPatchHop;
     if (n16 < kLogMelPatchSamples) return {{0, frames}};
     const int64_t full = 1 + static_cast<int64_t>((n16 - kLogMelPatchSamples) / hop);
-    for (int64_t i = 0; i < full; ++i) out.push_back({at(i * hop), at(i * hop + kLogMelPatchSamples)});
+    for (int64_t i = 0; i < full; ++i) {
+      const FrameRange w = WindowAt(i, rate);
+      out.push_back({w.begin, std::min(frames, w.end)});
+    }
     const double rest_start = full * hop;
     // The remainder: samples after the last full window's hop span.
     if (n16 - rest_start >= 0.5 * kLogMelPatchSamples) out.push_back({at(rest_start), frames});

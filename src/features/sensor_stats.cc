@@ -68,6 +68,8 @@ class SensorStats : public Featurizer {
     return names;
   }
 
+  FrameRange WindowAt(int64_t k, double rate) const override { return {k * hop_, k * hop_ + window_}; }
+
   std::vector<FrameRange> Windows(int64_t frames, double rate) const override {
     std::vector<FrameRange> out;
     for (int64_t start = 0; start + window_ <= frames; start += hop_) out.push_back({start, start + window_});

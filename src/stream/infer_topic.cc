@@ -20,8 +20,10 @@ std::string PredTopic(const std::string& scheme, const std::string& task, const 
 
 absl::StatusOr<std::unique_ptr<InferTopicServer>> InferTopicServer::Start(const BrokerUri& broker,
                                                                            const std::string& task,
-                                                                           PredictFn predict) {
+                                                                           PredictFn predict,
+                                                                           std::optional<FeaturizerConfig> featurizer) {
   std::unique_ptr<InferTopicServer> server(new InferTopicServer(broker, task, std::move(predict)));
+  if (featurizer) server->windower_ = std::make_unique<RawWindower>(*featurizer);
   BrokerUri in = broker;
   in.topic = InferTopic(broker.scheme, task);
   TransportOptions options;
@@ -30,8 +32,13 @@ absl::StatusOr<std::unique_ptr<InferTopicServer>> InferTopicServer::Start(const 
   if (broker.scheme == "kafka") options.group = absl::StrCat("mliot-", task, "-infer");
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Subscriber> subscriber, OpenSubscriber(in, options));
   InferTopicServer* self = server.get();
-  server->ingest_ = std::make_unique<Ingestor>(std::move(subscriber),
-                                               [self](v1::Sample&& request) { self->Answer(std::move(request)); });
+  server->ingest_ = std::make_unique<Ingestor>(std::move(subscriber), [self](v1::Sample&& request) {
+    if (self->windower_) {
+      self->AnswerRaw(std::move(request));
+    } else {
+      self->Answer(std::move(request));
+    }
+  });
   MLIOT_RETURN_IF_ERROR(server->ingest_->Start());
   return server;
 }
@@ -75,11 +82,24 @@ absl::StatusOr<Publisher*> InferTopicServer::PublisherFor(const std::string& dev
 }
 
 void InferTopicServer::Answer(v1::Sample&& request) {
+  Reply(request.id(), request.device(), SampleFeatures(request));
+}
+
+void InferTopicServer::AnswerRaw(v1::Sample&& chunk) {
+  absl::StatusOr<std::vector<FeaturizedWindow>> windows = windower_->Add(chunk);
+  if (!windows.ok()) {
+    Reply(chunk.id(), chunk.device(), windows.status());
+    return;
+  }
+  for (const FeaturizedWindow& w : *windows) Reply(WindowId(w), chunk.device(), w.row);
+}
+
+void InferTopicServer::Reply(const std::string& id, const std::string& request_device,
+                             const absl::StatusOr<std::vector<float>>& row) {
   v1::SamplePrediction answer;
-  answer.set_id(request.id());
+  answer.set_id(id);
   answer.set_task(task_);
-  answer.set_device(request.device());
-  absl::StatusOr<std::vector<float>> row = SampleFeatures(request);
+  answer.set_device(request_device);
   absl::StatusOr<v1::PredictResponse> response =
       row.ok() ? predict_(*row) : absl::StatusOr<v1::PredictResponse>(row.status());
   if (response.ok() && response->predictions_size() == 1) {
@@ -93,12 +113,12 @@ void InferTopicServer::Answer(v1::Sample&& request) {
   } else {
     answer.set_error(response.ok() ? "no prediction" : std::string(response.status().message()));
   }
-  const std::string device = request.device().empty() ? std::string("unknown") : request.device();
+  const std::string device = request_device.empty() ? std::string("unknown") : request_device;
   absl::MutexLock lock(&mu_);
   ++counters_.requests;
   ++(answer.error().empty() ? counters_.answered : counters_.errors);
   absl::StatusOr<Publisher*> publisher = PublisherFor(device);
-  absl::Status sent = publisher.ok() ? (*publisher)->Publish(request.id(), answer.SerializeAsString())
+  absl::Status sent = publisher.ok() ? (*publisher)->Publish(id, answer.SerializeAsString())
                                      : publisher.status();
   if (!sent.ok() && counters_.unsent++ < 5) {
     std::fprintf(stderr, "infer %s: cannot answer %s: %s\n", task_.c_str(), device.c_str(),

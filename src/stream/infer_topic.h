@@ -19,6 +19,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,9 @@
 #include "common/broker_uri.h"
 #include "mliot/v1/sample.pb.h"
 #include "mliot/v1/serving.pb.h"
+#include "features/featurizer.h"
 #include "stream/ingest.h"
+#include "stream/raw_windower.h"
 #include "stream/transport.h"
 
 namespace mliot::stream {
@@ -50,8 +53,12 @@ class InferTopicServer {
   static constexpr size_t kMaxDevices = 64;
 
   // `broker`: scheme, host and port are used; the topics are the task's.
-  static absl::StatusOr<std::unique_ptr<InferTopicServer>> Start(const BrokerUri& broker, const std::string& task,
-                                                                 PredictFn predict);
+  // With `featurizer`, requests are chunks of a raw stream (audio, sensor
+  // readings): each device's chunks are cut into windows (RawWindower) and
+  // every complete window is answered, its id "<device>-f<first>-<end>".
+  static absl::StatusOr<std::unique_ptr<InferTopicServer>> Start(
+      const BrokerUri& broker, const std::string& task, PredictFn predict,
+      std::optional<FeaturizerConfig> featurizer = std::nullopt);
   ~InferTopicServer();
   void Stop();
 
@@ -62,12 +69,16 @@ class InferTopicServer {
   InferTopicServer(BrokerUri broker, std::string task, PredictFn predict)
       : broker_(std::move(broker)), task_(std::move(task)), predict_(std::move(predict)) {}
   void Answer(v1::Sample&& request);
+  void AnswerRaw(v1::Sample&& chunk);
+  // Predicts `row` and publishes the answer for `id` to `device`.
+  void Reply(const std::string& id, const std::string& device, const absl::StatusOr<std::vector<float>>& row);
   absl::StatusOr<Publisher*> PublisherFor(const std::string& device) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const BrokerUri broker_;
   const std::string task_;
   const PredictFn predict_;
   std::unique_ptr<Ingestor> ingest_;
+  std::unique_ptr<RawWindower> windower_;  // raw streams; used by the ingest thread only
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Publisher>> publishers_ ABSL_GUARDED_BY(mu_);
   std::list<std::string> recent_ ABSL_GUARDED_BY(mu_);  // devices, most recent first

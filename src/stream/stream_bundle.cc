@@ -56,6 +56,7 @@ absl::StatusOr<int64_t> PublishStreamBundle(const std::string& bundle_dir, const
   c.members.push_back(BundleMember{.kind = kind, .params = params, .model = served.get(), .weight = 1.0,
                                    .latency_ms = latency_ms});
   c.data_source = info.data_source;
+  c.featurizer = info.featurizer;
   c.selection = "stream";
   c.extra_files = {{kStreamCheckpointFile, checkpoint}};
   return WriteBundleVersion(bundle_dir, c);

@@ -11,10 +11,12 @@
 #define MLIOT_STREAM_STREAM_BUNDLE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "features/featurizer.h"
 #include "stream/sgd_model.h"
 
 namespace mliot::stream {
@@ -25,6 +27,7 @@ struct StreamBundleInfo {
   std::vector<std::string> class_names;
   std::string data_source;  // the topic
   std::string scratch_dir;  // for the files written on the way
+  std::optional<FeaturizerConfig> featurizer;  // a raw stream's (the bundle featurizes raw input)
 };
 
 // Writes the next version of `bundle_dir` from `model`; returns its number.

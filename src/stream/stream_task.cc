@@ -19,6 +19,7 @@
 #include "serve/bundle_reader.h"
 #include "stream/device_simulator.h"
 #include "stream/ingest.h"
+#include "stream/raw_windower.h"
 #include "stream/sgd_model.h"
 #include "stream/stream_bundle.h"
 #include "stream/stream_trainer.h"
@@ -181,7 +182,23 @@ absl::Status RunStreamTrainWorker(const StreamTaskOptions& o, const std::atomic<
   if (uri.scheme == "kafka") transport.group = absl::StrCat("mliot-", task);
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Subscriber> subscriber, OpenSubscriber(uri, transport));
   std::atomic<int64_t> put_errors{0};
+  // A raw stream (features:) is windowed and featurized on ingest; the cache
+  // holds the windows' rows.
+  std::unique_ptr<RawWindower> windower;
+  if (o.spec.features) windower = std::make_unique<RawWindower>(*o.spec.features);
   Ingestor ingest(std::move(subscriber), [&](v1::Sample&& sample) {
+    if (windower) {
+      absl::StatusOr<std::vector<FeaturizedWindow>> windows = windower->Add(sample);
+      if (!windows.ok()) {
+        if (put_errors.fetch_add(1) < 5) Log(task, absl::StrCat("raw stream: ", windows.status().message()));
+        return;
+      }
+      for (const FeaturizedWindow& w : *windows) {
+        absl::StatusOr<int64_t> key = cache->Put(windower->ToSample(w, task));
+        if (!key.ok() && put_errors.fetch_add(1) < 5) Log(task, absl::StrCat("cache: ", key.status().message()));
+      }
+      return;
+    }
     absl::StatusOr<int64_t> key = cache->Put(sample);
     if (!key.ok() && put_errors.fetch_add(1) < 5) Log(task, absl::StrCat("cache: ", key.status().message()));
   });
@@ -221,6 +238,8 @@ absl::Status RunStreamTrainWorker(const StreamTaskOptions& o, const std::atomic<
     status(absl::StrCat("training epoch 1 of ", s.epochs, " while samples arrive"));
     absl::StatusOr<StreamTrainReport> report =
         TrainFromCache(*cache, *model, train, [&](int epoch, int64_t samples, double loss) {
+          // The bundle carries the featurizer, so serving takes raw input too.
+          if (windower && windower->featurizer()) info.featurizer = windower->featurizer()->config();
           absl::StatusOr<int64_t> v = PublishStreamBundle(o.bundle_dir, *model, info);
           const std::string line =
               v.ok() ? absl::StrFormat("epoch %d of %d: %d samples, loss %.4f: version %d", epoch, s.epochs, samples,

@@ -77,6 +77,10 @@ PreprocessChoice ChoosePreprocessing(const ReducerChoiceInput& in, const std::st
     std::vector<std::pair<bool, std::string>> specs = {{choice.global_scale, "none"},
                                                        {choice.global_scale, absl::StrCat("pca:", k)},
                                                        {choice.global_scale, absl::StrCat("kpca:", k, ":cosine")}};
+    // 2-D rows (spectrogram patches): statistics per column, over time.
+    if (in.has_shape && in.height > 1 && in.width > 1) {
+      specs.push_back({choice.global_scale, absl::StrCat("colstats:", in.height, ":", in.width)});
+    }
     const std::vector<double> scores = ScoreAll(in, specs, deadline);
     size_t best = 0;
     for (size_t i = 1; i < specs.size(); ++i) {

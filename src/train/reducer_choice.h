@@ -32,6 +32,7 @@ struct ReducerChoiceInput {
   int64_t cols;
   int num_classes;
   bool has_shape;
+  int height = 0, width = 0;  // the 2-D shape, when has_shape
   uint64_t seed;
   int threads;
 };

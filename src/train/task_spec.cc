@@ -75,7 +75,11 @@ absl::StatusOr<std::string> Choice(const YAML::Node& node, const std::string& pa
 // declared parameters, devices. Missing: the data's default featurizer.
 absl::StatusOr<FeaturizerConfig> ParseFeatures(const YAML::Node& node, const std::string& data) {
   FeaturizerConfig f;
+  const bool topic = !IsFolderData(data);
   f.name = absl::StartsWith(data, "audio:") ? "logmel" : "sensor_stats";
+  if (topic && (!node || !node["name"])) {
+    return SpecError("features.name: missing; a topic's raw stream needs its featurizer named (logmel, sensor_stats)");
+  }
   if (node) {
     if (!node.IsMap()) return SpecError("features: must be a mapping, e.g. {name: logmel}");
     if (node["name"]) {
@@ -84,7 +88,7 @@ absl::StatusOr<FeaturizerConfig> ParseFeatures(const YAML::Node& node, const std
   }
   absl::StatusOr<const FeaturizerKind*> kind = BuiltinFeaturizers().Find(f.name);
   if (!kind.ok()) return Annotate(kind.status(), "spec: features.name");
-  if ((f.name == "logmel") != absl::StartsWith(data, "audio:")) {
+  if (!topic && (f.name == "logmel") != absl::StartsWith(data, "audio:")) {
     return SpecError(absl::StrCat("features.name: ", f.name, " does not apply to ", data.substr(0, data.find(':')),
                                   ": data"));
   }
@@ -217,10 +221,10 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
     if (root["label"]) {
       MLIOT_ASSIGN_OR_RETURN(spec.label, String(root["label"], "label"));
     }
-    if (root["features"] && !IsFolderData(spec.data)) {
-      return SpecError("features: applies to audio:DIR and sensor:DIR data");
+    if (root["features"] && !IsFolderData(spec.data) && !spec.stream) {
+      return SpecError("features: applies to audio:DIR, sensor:DIR and topic data");
     }
-    if (IsFolderData(spec.data)) {
+    if (IsFolderData(spec.data) || (spec.stream && root["features"])) {
       MLIOT_ASSIGN_OR_RETURN(spec.features, ParseFeatures(root["features"], spec.data));
     }
     if (root["time_column"]) {

@@ -23,6 +23,10 @@
 //   features: {name: sensor_stats, window_s: 2, hop_s: 1, devices: [sp, sw]}
 //   time_column: timestamp                # sensor CSV files (default)
 //
+// A topic may carry a raw stream (chunks of PCM audio or sensor readings,
+// stream/raw_windower.h): `features: {name: logmel}` makes the node window
+// and featurize it on ingest; stream.model then trains on the windows.
+//
 // A streaming task names a topic as its data and says how to train on it
 // (the `model:` section does not apply; stream/stream_task.h runs it):
 //

@@ -126,7 +126,8 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   ReducerChoiceInput choice_in{first.train_raw.data(), first.train_y.data(),
                                static_cast<int64_t>(first.train_rows.size()), first.val_raw.data(),
                                first.val_y.data(), static_cast<int64_t>(first.val_rows.size()),
-                               data.cols, k, data.shape.has_value(), o.seed, workers};
+                               data.cols, k, data.shape.has_value(), data.shape ? data.shape->height : 0,
+                               data.shape ? data.shape->width : 0, o.seed, workers};
   const PreprocessChoice prep = ChoosePreprocessing(choice_in, o.scale, o.reduce, deadline, say);
   FitControl pre_control;
   pre_control.seed = o.seed;

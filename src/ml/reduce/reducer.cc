@@ -76,6 +76,54 @@ class IdentityReducer final : public Reducer {
   int d_ = 0;
 };
 
+class ColumnStatsReducer final : public Reducer {
+ public:
+  ColumnStatsReducer(int h, int w) : h_(h), w_(w) {}
+  absl::Status Fit(const float*, int64_t, int64_t cols, const FitControl&) override {
+    if (cols != int64_t{h_} * w_) {
+      return absl::InvalidArgumentError(absl::StrCat("colstats:", h_, ":", w_, " needs rows of ", h_ * w_,
+                                                     " values, got ", cols));
+    }
+    return absl::OkStatus();
+  }
+  int in_dim() const override { return h_ * w_; }
+  int out_dim() const override { return 5 * w_; }
+  void Transform(const float* row, float* out) const override {
+    for (int c = 0; c < w_; ++c) {
+      float lo = row[c], hi = row[c];
+      double sum = 0, sq = 0, diff = 0;
+      for (int r = 0; r < h_; ++r) {
+        const float v = row[r * w_ + c];
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        sum += v;
+        sq += static_cast<double>(v) * v;
+        if (r > 0) diff += std::abs(v - row[(r - 1) * w_ + c]);
+      }
+      const double mean = sum / h_;
+      out[c] = static_cast<float>(mean);
+      out[w_ + c] = static_cast<float>(std::sqrt(std::max(0.0, sq / h_ - mean * mean)));
+      out[2 * w_ + c] = lo;
+      out[3 * w_ + c] = hi;
+      out[4 * w_ + c] = static_cast<float>(h_ > 1 ? diff / (h_ - 1) : 0.0);
+    }
+  }
+  void SaveTo(TensorFile& file) const override {
+    const float shape[2] = {static_cast<float>(h_), static_cast<float>(w_)};
+    file.Put("colstats_shape", {2}, shape);
+  }
+  absl::Status LoadFrom(const TensorFile& file) override {
+    MLIOT_ASSIGN_OR_RETURN(std::vector<float> shape, file.Get("colstats_shape", {2}));
+    h_ = static_cast<int>(shape[0]);
+    w_ = static_cast<int>(shape[1]);
+    return absl::OkStatus();
+  }
+  std::string spec() const override { return absl::StrCat("colstats:", h_, ":", w_); }
+
+ private:
+  int h_, w_;
+};
+
 // out = W^T (row - mean): shared by PCA and the folded Nyström projection.
 struct LinearProjection {
   Eigen::RowVectorXf mean;  // in_dim
@@ -271,7 +319,9 @@ void Reducer::TransformBatch(const float* rows, int64_t n, float* out) const {
   for (int64_t i = 0; i < n; ++i) Transform(rows + i * in_dim(), out + i * out_dim());
 }
 
-std::string ReducerForms() { return "none, pca:K, kpca:K, kpca:K:cosine, kpca:K:rbf (K >= 1)"; }
+std::string ReducerForms() {
+  return "none, pca:K, kpca:K, kpca:K:cosine, kpca:K:rbf (K >= 1), colstats:H:W (2-D rows)";
+}
 
 absl::StatusOr<std::unique_ptr<Reducer>> MakeReducer(absl::string_view spec) {
   const std::vector<std::string> parts = absl::StrSplit(spec, ':');
@@ -280,6 +330,13 @@ absl::StatusOr<std::unique_ptr<Reducer>> MakeReducer(absl::string_view spec) {
                                                    "; valid reducers: ", ReducerForms(), ", auto"));
   };
   if (parts[0] == "none" && parts.size() == 1) return std::make_unique<IdentityReducer>();
+  if (parts[0] == "colstats") {
+    int h = 0, w = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &h) || !absl::SimpleAtoi(parts[2], &w) || h < 1 || w < 1) {
+      return bad("colstats takes H:W, two positive integers");
+    }
+    return std::make_unique<ColumnStatsReducer>(h, w);
+  }
   if (parts[0] != "pca" && parts[0] != "kpca") {
     return absl::InvalidArgumentError(absl::StrCat("unknown reducer '", std::string(spec),
                                                    "'; valid reducers: ", ReducerForms(), ", auto"));

@@ -8,6 +8,11 @@
 //                   feature map, linear PCA on that map over the training rows
 //                   gives K components. Fitting costs O(m^2 d + n m^2) and
 //                   serving O(m d), so it scales to tens of thousands of rows.
+//   colstats:H:W    for 2-D rows of H x W (a log-mel patch: frames x bands):
+//                   per column, over its H values, the mean, standard
+//                   deviation, minimum, maximum and mean absolute first
+//                   difference -> 5 W features that do not depend on where in
+//                   the patch an event lies. No fitting.
 //
 // A reducer sees standardised rows (see Preprocessor). Transform never
 // allocates. Thread-safety: const methods may be called concurrently.
