@@ -25,25 +25,6 @@ using json = nlohmann::json;
 
 json Last(const RunResult& r) { return json::parse(LastLine(r.out), nullptr, false); }
 
-// Three sound classes: a low hum, a high whistle and broadband noise bursts,
-// at mixed rates, lengths and channel counts.
-void WriteAudioSet(const std::string& dir, int per_class, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> length(0.4, 2.2);
-  const double rates[] = {16000, 44100, 22050};
-  for (int i = 0; i < per_class; ++i) {
-    const double rate = rates[i % 3];
-    const int channels = i % 4 == 0 ? 2 : 1;
-    Signal hum = Tone(220 + 15 * (i % 5), length(rng), rate, channels, 0.4f, seed + i);
-    Signal whistle = Tone(3000 + 100 * (i % 5), length(rng), rate, channels, 0.3f, seed + 100 + i);
-    Signal burst = Noise(length(rng), rate, 0.3f, seed + 200 + i);
-    for (auto& [cls, s] : {std::pair<std::string, Signal*>{"hum", &hum}, {"whistle", &whistle}, {"burst", &burst}}) {
-      fs::create_directories(dir + "/" + cls);
-      ASSERT_TRUE(WriteWavFile(dir + "/" + cls + "/" + cls + std::to_string(i) + ".wav", *s).ok());
-    }
-  }
-}
-
 class IotTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -6,6 +6,7 @@
 
 #include "data/audio_file.h"
 #include "data/csv.h"
+#include "data/sensor_recording.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -44,6 +45,17 @@ TEST(TimedCsvTest, TimestampsKeepMillisecondPrecision) {
   std::ofstream(path) << "x,timestamp,label\n1.5,soon,A\n";
   EXPECT_THAT(LoadTimedCsv(path, CsvOptions{}, "timestamp").status().message(),
               HasSubstr(":2: column 'timestamp': timestamp 'soon' is not a number"));
+  std::filesystem::remove(path);
+}
+
+TEST(SensorRecordingTest, RepeatedTimestampsKeepTheFirstReading) {
+  const std::string path = std::filesystem::temp_directory_path() / ("mliot_dup_" + std::to_string(::getpid()) + ".csv");
+  std::ofstream(path) << "x,timestamp,label\n1,100,A\n2,100,B\n3,120,B\n4,140,A\n";
+  auto r = ReadSensorCsv(path, "timestamp", "label", true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->t_ms, (std::vector<double>{100, 120, 140}));
+  EXPECT_EQ(r->values, (std::vector<float>{1, 3, 4}));
+  EXPECT_EQ(r->labels, (std::vector<std::string>{"A", "B", "A"}));
   std::filesystem::remove(path);
 }
 

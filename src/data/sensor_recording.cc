@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_util.h"
 #include "data/csv.h"
 
@@ -26,16 +27,32 @@ absl::StatusOr<SensorRecording> ReadSensorCsv(const std::string& path, const std
   r.t_ms = std::move(csv.times);
   r.channels = csv.data.feature_names;
   r.values = std::move(csv.data.features);
+  for (size_t i = 1; i < r.t_ms.size(); ++i) {
+    if (r.t_ms[i] < r.t_ms[i - 1]) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: timestamps do not increase at reading %d (%.0f then %.0f)", path, i + 1, r.t_ms[i - 1], r.t_ms[i]));
+    }
+  }
+  // A reading with the same timestamp as the one before (sensors batch
+  // readings; real recordings have them) is dropped: the first one stands.
+  {
+    const size_t nc = r.channels.size();
+    size_t kept = 0;
+    std::vector<int32_t> label_index = csv.data.labels;
+    for (size_t i = 0; i < r.t_ms.size(); ++i) {
+      if (i > 0 && r.t_ms[i] == r.t_ms[kept - 1]) continue;
+      r.t_ms[kept] = r.t_ms[i];
+      std::copy_n(r.values.begin() + i * nc, nc, r.values.begin() + kept * nc);
+      if (!label_index.empty()) label_index[kept] = label_index[i];
+      ++kept;
+    }
+    r.t_ms.resize(kept);
+    r.values.resize(kept * nc);
+    if (!label_index.empty()) label_index.resize(kept);
+    csv.data.labels = std::move(label_index);
+  }
   if (r.t_ms.size() < 2) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": fewer than two readings"));
-  }
-  for (size_t i = 1; i < r.t_ms.size(); ++i) {
-    if (!(r.t_ms[i] > r.t_ms[i - 1])) {
-      // Row i of the data is line i + 2 of the file when nothing is blank.
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": timestamps do not increase at reading ", i + 1, " (", r.t_ms[i - 1], " then ",
-          r.t_ms[i], ")"));
-    }
   }
   for (float v : r.values) {
     if (std::isnan(v)) {

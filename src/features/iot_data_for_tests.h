@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <numbers>
@@ -13,7 +14,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "data/audio_file.h"
 #include "data/signal.h"
+#include "gtest/gtest.h"
 
 namespace mliot::testing {
 
@@ -66,6 +69,26 @@ inline void WriteSensorCsv(const std::string& path, double t0_ms, double rate, d
         << "," << noise(rng) << "," << absl::StrCat(static_cast<int64_t>(t0_ms + 1000.0 * t));
     if (with_label) out << "," << label;
     out << "\n";
+  }
+}
+
+// Three sound classes in DIR/<class>/: a low hum, a high whistle and
+// broadband noise bursts, at mixed rates (16, 44.1, 22.05 kHz), lengths
+// (0.4-2.2 s) and channel counts.
+inline void WriteAudioSet(const std::string& dir, int per_class, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> length(0.4, 2.2);
+  const double rates[] = {16000, 44100, 22050};
+  for (int i = 0; i < per_class; ++i) {
+    const double rate = rates[i % 3];
+    const int channels = i % 4 == 0 ? 2 : 1;
+    Signal hum = Tone(220 + 15 * (i % 5), length(rng), rate, channels, 0.4f, seed + i);
+    Signal whistle = Tone(3000 + 100 * (i % 5), length(rng), rate, channels, 0.3f, seed + 100 + i);
+    Signal burst = Noise(length(rng), rate, 0.3f, seed + 200 + i);
+    for (auto& [cls, s] : {std::pair<std::string, Signal*>{"hum", &hum}, {"whistle", &whistle}, {"burst", &burst}}) {
+      std::filesystem::create_directories(dir + "/" + cls);
+      ASSERT_TRUE(WriteWavFile(dir + "/" + cls + "/" + cls + std::to_string(i) + ".wav", *s).ok());
+    }
   }
 }
 

@@ -48,15 +48,15 @@ struct MlpNetImpl : torch::nn::Module {
 TORCH_MODULE(MlpNet);
 
 struct CnnNetImpl : torch::nn::Module {
-  CnnNetImpl(int h, int w, int channels, int hidden, int out, double dropout, bool batch_norm)
-      : batch_norm(batch_norm) {
+  CnnNetImpl(int h, int w, int channels, int hidden, int out, double dropout, bool batch_norm, bool gap)
+      : batch_norm(batch_norm), gap(gap) {
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, channels, 3).padding(1)));
     conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 2 * channels, 3).padding(1)));
     if (batch_norm) {
       bn1 = register_module("bn1", torch::nn::BatchNorm2d(channels));
       bn2 = register_module("bn2", torch::nn::BatchNorm2d(2 * channels));
     }
-    flat = 2 * channels * (h / 4) * (w / 4);
+    flat = gap ? 2 * channels : 2 * channels * (h / 4) * (w / 4);
     fc = register_module("fc", torch::nn::Linear(flat, hidden));
     head = register_module("head", torch::nn::Linear(hidden, out));
     drop = register_module("drop", torch::nn::Dropout(dropout));
@@ -68,13 +68,14 @@ struct CnnNetImpl : torch::nn::Module {
     x = conv2(x);
     if (batch_norm) x = bn2(x);
     x = torch::max_pool2d(torch::relu(x), 2);
-    x = x.flatten(1);
+    x = gap ? x.mean({2, 3}) : x.flatten(1);
     x = drop(torch::relu(fc(x)));
     return head(x);
   }
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   bool batch_norm;
+  bool gap;  // global average pooling before the dense layer (else flatten)
   torch::nn::Linear fc{nullptr}, head{nullptr};
   torch::nn::Dropout drop{nullptr};
   int64_t flat = 0;
@@ -291,9 +292,11 @@ class EigenCnn {
     const int ph = h_ / 4, pw = w_ / 4;
     torch::Tensor fc = net.fc->weight.detach().contiguous();
     const int out = static_cast<int>(fc.size(0));
-    fc_ = RowMatrix(out, ph * pw * c2_);
+    gap_ = net.gap;
+    fc_ = RowMatrix(out, gap_ ? c2_ : ph * pw * c2_);
     const float* src = fc.data_ptr<float>();
-    for (int o = 0; o < out; ++o) {
+    if (gap_) fc_ = Eigen::Map<RowMatrix>(fc.data_ptr<float>(), out, c2_);
+    for (int o = 0; o < out && !gap_; ++o) {
       for (int c = 0; c < c2_; ++c) {
         for (int y = 0; y < ph; ++y) {
           for (int x = 0; x < pw; ++x) {
@@ -311,7 +314,7 @@ class EigenCnn {
   void Forward(const float* row, float* proba) const {
     struct Scratch {
       RowMatrix patches, conv, pooled;
-      Eigen::VectorXf hidden;
+      Eigen::VectorXf hidden, mean;
     };
     thread_local Scratch s;
     // Block 1: 3x3 patches of the normalised image, one row per pixel.
@@ -325,8 +328,13 @@ class EigenCnn {
     s.conv.noalias() = s.patches * w2_.transpose();
     s.conv.rowwise() += b2_.transpose();
     ReluPool(s.conv, h2, w2, c2_, s.pooled);
-    Eigen::Map<const Eigen::VectorXf> flat(s.pooled.data(), s.pooled.size());
-    s.hidden.noalias() = fc_ * flat;
+    if (gap_) {
+      s.mean = s.pooled.colwise().mean().transpose();
+      s.hidden.noalias() = fc_ * s.mean;
+    } else {
+      Eigen::Map<const Eigen::VectorXf> flat(s.pooled.data(), s.pooled.size());
+      s.hidden.noalias() = fc_ * flat;
+    }
     s.hidden = (s.hidden + fc_b_).cwiseMax(0.0f);
     Eigen::Map<Eigen::VectorXf> logits(proba, head_.rows());
     logits.noalias() = head_ * s.hidden;
@@ -396,10 +404,13 @@ class EigenCnn {
   }
 
   int h_ = 0, w_ = 0, c1_ = 0, c2_ = 0;
+  bool gap_ = false;
   float mean_ = 0, inv_std_ = 1;
   RowMatrix w1_, w2_, fc_, head_;
   Eigen::VectorXf b1_, b2_, fc_b_, head_b_;
 };
+
+constexpr int kDenseHeadMaxPositions = 64;
 
 class CnnModel final : public Model {
  public:
@@ -462,9 +473,15 @@ class CnnModel final : public Model {
 
  private:
   void Build(const Params& p) {
+    // auto: a dense layer over every pooled position while there are few
+    // (28x28 images: 7x7); global average pooling when there are many
+    // (96x64 log-mel patches: 24x16), where a dense layer would have more
+    // weights than the data has rows to fit them.
+    const std::string& head = p.Choice("head");
+    const bool gap = head == "gap" || (head == "auto" && (shape_.height / 4) * (shape_.width / 4) > kDenseHeadMaxPositions);
     net_ = CnnNet(shape_.height, shape_.width, static_cast<int>(p.Int("channels")),
                   static_cast<int>(p.Int("hidden")), k_, p.Double("dropout"),
-                  p.Choice("norm") == "batch");
+                  p.Choice("norm") == "batch", gap);
   }
 
   ImageShape shape_;
@@ -515,11 +532,15 @@ void RegisterTorchModels(ModelRegistry& registry) {
                  .max = 0.6, .help = "dropout before the output layer"});
   cnn.push_back({.name = "norm", .type = ParamType::kChoice, .default_value = std::string("none"),
                  .choices = {"none", "batch"}, .help = "batch normalisation after each convolution"});
+  cnn.push_back({.name = "head", .type = ParamType::kChoice, .default_value = std::string("auto"),
+                 .choices = {"auto", "dense", "gap"},
+                 .help = "after the convolutions: dense over every position, or global average pooling; auto: "
+                         "gap when the pooled map has more than 64 positions"});
   cnn.push_back({.name = "augment", .type = ParamType::kChoice, .default_value = std::string("none"),
                  .choices = {"none", "shift"}, .help = "random 2-pixel translations while training"});
   (void)registry.Register(ModelKind{
       .name = "cnn",
-      .description = "convolutional network: 2 x (conv3x3-ReLU-maxpool), dense, dropout (libtorch)",
+      .description = "convolutional network: 2 x (conv3x3-ReLU-maxpool), [global average pool], dense, dropout (libtorch)",
       .probabilities = "softmax of the logits",
       .params = std::move(cnn),
       .needs_image = true,
