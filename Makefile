@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build demo engine-demo test test-integration test-sanitize bench format clean
+.PHONY: deps configure build demo engine-demo test test-integration test-sanitize bench bench-quick format clean
 
 deps:
 	scripts/install-deps
@@ -29,7 +29,7 @@ engine-demo: build
 # also run in a sanitizer build.
 test: build
 	cd $(BUILD_DIR) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
-	@if [ "$${CI:-}" = "true" ]; then $(MAKE) test-sanitize; fi
+	@if [ "$${CI:-}" = "true" ]; then $(MAKE) bench-quick && $(MAKE) test-sanitize; fi
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, with
 # assertions on (Eigen checks dimensions) and -O1 to keep them fast enough.
@@ -43,6 +43,17 @@ test-sanitize: deps
 bench: build
 	scripts/install-deps --peers
 	$(BUILD_DIR)/mliot bench engine --json
+
+# Every benchmark with a quick mode, in seconds, so that none can rot (CI runs
+# it). bench iot needs the real data sets (../shared/data) and is skipped
+# without them.
+SHARED_DATA ?= ../shared/data
+bench-quick: build
+	$(BUILD_DIR)/mliot bench list --json
+	$(BUILD_DIR)/mliot bench features --quick --json
+	@if [ -d "$(SHARED_DATA)/dcase2016-task2" ]; then \
+	  $(BUILD_DIR)/mliot bench iot --quick --data-dir $(SHARED_DATA) --json; \
+	else echo "bench iot: skipped ($(SHARED_DATA) not here)"; fi
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
