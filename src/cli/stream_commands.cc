@@ -15,7 +15,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/status_util.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "cli/bench_broker.h"
@@ -23,17 +22,16 @@
 #include "cli/client.h"
 #include "cli/cluster_flags.h"
 #include "cli/commands.h"
-#include "data/source.h"
 #include "cli/raw_data_flags.h"
-#include "data/audio_file.h"
-#include "data/sensor_recording.h"
+#include "common/status_util.h"
+#include "data/source.h"
 #include "features/raw_source.h"
-#include "stream/raw_stream.h"
 #include "node/process_monitor.h"
 #include "stream/device_simulator.h"
 #include "stream/ingest.h"
 #include "stream/kafka_mock.h"
 #include "stream/mosquitto_broker.h"
+#include "stream/raw_stream.h"
 #include "stream/transport.h"
 
 namespace mliot::cli {
@@ -70,61 +68,21 @@ absl::StatusOr<double> ParseSpeed(const std::string& rate) {
   return absl::InvalidArgumentError(absl::StrCat("--rate '", rate, "': realtime, Nx (e.g. 10x) or max for raw data"));
 }
 
-// The segments of a raw stream: audio clips with background between them,
-// or sensor recordings aligned at the featurizer's rate, cut where the label changes.
-absl::StatusOr<std::vector<stream::RawSegment>> RawSegments(const SimulateArgs& a, const FeaturizerConfig& f) {
-  const std::string dir = a.data.substr(a.data.find(':') + 1);
-  std::vector<stream::RawSegment> out;
-  if (absl::StartsWith(a.data, "audio:")) {
-    MLIOT_ASSIGN_OR_RETURN(std::vector<AudioClipFile> files, ListAudioFolder(dir, /*allow_unlabelled=*/true));
-    std::vector<stream::RawSegment> clips;
-    for (const AudioClipFile& c : files) {
-      MLIOT_ASSIGN_OR_RETURN(Signal s, ReadAudioFile(c.path));
-      clips.push_back({std::move(s), c.class_name});
-    }
-    std::optional<Signal> background;
-    float noise = 0.01f;
-    if (absl::StartsWith(a.background, "noise:")) {
-      double level = 0;
-      if (!absl::SimpleAtod(a.background.substr(6), &level) || level < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("--background '", a.background, "': noise:LEVEL (a standard deviation) or a recording"));
-      }
-      noise = static_cast<float>(level);
-    } else {
-      absl::StatusOr<Signal> rec = ReadAudioFile(a.background);
-      if (!rec.ok()) return Annotate(rec.status(), "--background");
-      background = *std::move(rec);
-    }
-    return stream::AudioStream(clips, a.stream_rate, a.gap_s, background, noise, a.background_class);
-  }
-  MLIOT_ASSIGN_OR_RETURN(std::vector<SensorRecordingFiles> files, ListSensorFolder(dir, f.devices));
-  MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, BuiltinFeaturizers().Find(f.name));
-  MLIOT_ASSIGN_OR_RETURN(Params params, CompleteParams(kind->params, f.params));
-  for (const SensorRecordingFiles& rec : files) {
-    std::vector<SensorRecording> devices;
-    for (const std::string& path : rec.paths) {
-      MLIOT_ASSIGN_OR_RETURN(SensorRecording r, ReadSensorCsv(path, a.raw.time_column, a.label, false));
-      devices.push_back(std::move(r));
-    }
-    MLIOT_ASSIGN_OR_RETURN(AlignedRecording aligned, AlignRecordings(devices, f.devices, params.Double("rate_hz")));
-    const Signal& s = aligned.signal;
-    for (int64_t b = 0; b < s.frames();) {
-      const std::string label = aligned.labels.empty() ? "" : aligned.labels[b];
-      int64_t e = b + 1;
-      while (e < s.frames() && !aligned.labels.empty() && aligned.labels[e] == label) ++e;
-      out.push_back({s.Slice(b, e), label});
-      b = e;
-    }
-  }
-  return out;
-}
-
 int RunSimulateRaw(const SimulateArgs& a, const BrokerUri& uri) {
   absl::StatusOr<double> speed = ParseSpeed(a.rate);
   if (!speed.ok()) return Fail(speed.status());
   absl::StatusOr<FeaturizerConfig> f = FeaturizerFromFlags(a.raw, a.data);
   if (!f.ok()) return Fail(f.status());
-  absl::StatusOr<std::vector<stream::RawSegment>> segments = RawSegments(a, *f);
+  stream::RawSourceSpec source;
+  source.spec = a.data;
+  source.featurizer = *f;
+  source.time_column = a.raw.time_column;
+  source.label_column = a.label;
+  source.background = a.background;
+  source.gap_s = a.gap_s;
+  source.background_class = a.background_class;
+  source.stream_rate = a.stream_rate;
+  absl::StatusOr<std::vector<stream::RawSegment>> segments = stream::LoadRawSegments(source);
   if (!segments.ok()) return Fail(segments.status());
   if (segments->empty()) return Fail(absl::InvalidArgumentError(absl::StrCat(a.data, ": nothing to stream")));
   if (f->name != "logmel") f->channels = segments->front().signal.channel_names;

@@ -12,6 +12,10 @@
 #include "absl/synchronization/mutex.h"
 #include "common/stats.h"
 #include "common/status_util.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "data/audio_file.h"
+#include "data/sensor_recording.h"
 #include "features/resample.h"
 #include "mliot/v1/sample.pb.h"
 #include "stream/infer_topic.h"
@@ -238,5 +242,54 @@ absl::StatusOr<RawDeviceReport> SimulateRawDevice(const std::vector<RawSegment>&
   report.predictions = p;
   return report;
 }
+
+absl::StatusOr<std::vector<RawSegment>> LoadRawSegments(const RawSourceSpec& a) {
+  const FeaturizerConfig& f = a.featurizer;
+  const std::string dir = a.spec.substr(a.spec.find(':') + 1);
+  std::vector<RawSegment> out;
+  if (absl::StartsWith(a.spec, "audio:")) {
+    MLIOT_ASSIGN_OR_RETURN(std::vector<AudioClipFile> files, ListAudioFolder(dir, /*allow_unlabelled=*/true));
+    std::vector<RawSegment> clips;
+    for (const AudioClipFile& c : files) {
+      MLIOT_ASSIGN_OR_RETURN(Signal s, ReadAudioFile(c.path));
+      clips.push_back({std::move(s), c.class_name});
+    }
+    std::optional<Signal> background;
+    float noise = 0.01f;
+    if (absl::StartsWith(a.background, "noise:")) {
+      double level = 0;
+      if (!absl::SimpleAtod(a.background.substr(6), &level) || level < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("--background '", a.background, "': noise:LEVEL (a standard deviation) or a recording"));
+      }
+      noise = static_cast<float>(level);
+    } else {
+      absl::StatusOr<Signal> rec = ReadAudioFile(a.background);
+      if (!rec.ok()) return Annotate(rec.status(), "--background");
+      background = *std::move(rec);
+    }
+    return AudioStream(clips, a.stream_rate, a.gap_s, background, noise, a.background_class);
+  }
+  MLIOT_ASSIGN_OR_RETURN(std::vector<SensorRecordingFiles> files, ListSensorFolder(dir, f.devices));
+  MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, BuiltinFeaturizers().Find(f.name));
+  MLIOT_ASSIGN_OR_RETURN(Params params, CompleteParams(kind->params, f.params));
+  for (const SensorRecordingFiles& rec : files) {
+    std::vector<SensorRecording> devices;
+    for (const std::string& path : rec.paths) {
+      MLIOT_ASSIGN_OR_RETURN(SensorRecording r, ReadSensorCsv(path, a.time_column, a.label_column, false));
+      devices.push_back(std::move(r));
+    }
+    MLIOT_ASSIGN_OR_RETURN(AlignedRecording aligned, AlignRecordings(devices, f.devices, params.Double("rate_hz")));
+    const Signal& s = aligned.signal;
+    for (int64_t b = 0; b < s.frames();) {
+      const std::string label = aligned.labels.empty() ? "" : aligned.labels[b];
+      int64_t e = b + 1;
+      while (e < s.frames() && !aligned.labels.empty() && aligned.labels[e] == label) ++e;
+      out.push_back({s.Slice(b, e), label});
+      b = e;
+    }
+  }
+  return out;
+}
+
 
 }  // namespace mliot::stream

@@ -49,6 +49,24 @@ absl::StatusOr<std::vector<RawSegment>> AudioStream(const std::vector<RawSegment
                                                     double gap_s, const std::optional<Signal>& background,
                                                     float noise, const std::string& background_label);
 
+// Where a simulated device's stream comes from (`device simulate` flags).
+struct RawSourceSpec {
+  std::string spec;                 // audio:DIR or sensor:DIR
+  FeaturizerConfig featurizer;      // sensors: rate_hz and devices
+  std::string time_column = "timestamp";
+  std::string label_column = "label";
+  std::string background = "noise:0.01";  // audio: noise:LEVEL or a recording
+  double gap_s = 1.0;                     // audio: background before each clip
+  std::string background_class = "background";
+  double stream_rate = 16000;             // audio
+};
+
+// The segments of the stream: audio clips (DIR/<class>/<clip>, or clips in
+// DIR unlabelled) with background between them at `stream_rate`, or sensor
+// recordings aligned at the featurizer's rate, cut where the label changes.
+// Errors name the file or flag.
+absl::StatusOr<std::vector<RawSegment>> LoadRawSegments(const RawSourceSpec& source);
+
 struct RawStreamReport {
   int64_t chunks = 0;
   int64_t frames = 0;
