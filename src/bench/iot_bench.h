@@ -29,6 +29,7 @@ struct IotBenchOptions {
   std::vector<std::string> datasets = {"dcase2016-task2", "sp-sw-har"};
   double budget_s = 60;
   bool peer = true;
+  bool two_stage = true;   // DCASE + room noise as `background`, a mostly-background stream
   std::string source_dir;  // where bench/peers/ is
   std::string work_dir;    // splits, bundles and feature files (default: temporary)
 };
@@ -36,8 +37,10 @@ struct IotBenchOptions {
 // Options for `make bench-quick` (a few seconds of budget, DCASE only).
 IotBenchOptions QuickIotBench();
 
-// {rows: [{dataset, system, accuracy, latency_ms_p50, train_s}], peer_errors,
-// machine}. NotFound when data_dir lacks the data sets.
+// {rows: [{dataset, system, accuracy, latency_ms_p50, train_s}], two_stage:
+// {windows, background_windows, stage1_answers, background_answered_by_stage1,
+// stage1_ms_p50, stage2_ms_p50, mean_ms, stage2_only_mean_ms, accuracy},
+// peer_errors, machine}. NotFound when data_dir lacks the data sets.
 absl::StatusOr<nlohmann::json> RunIotBench(const IotBenchOptions& options);
 
 }  // namespace mliot::bench
