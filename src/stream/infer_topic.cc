@@ -71,6 +71,10 @@ absl::StatusOr<Publisher*> InferTopicServer::PublisherFor(const std::string& dev
   TransportOptions options;
   options.client_id = absl::StrCat("mliot-", task_, "-pred-", device);
   options.qos = 1;
+  // This runs on the infer subscriber's delivery thread: waiting here for the
+  // new client's connection would stall it (Paho's threads are shared) until
+  // the connect timeout, delaying a new device's first answers by ~6 s.
+  options.wait_for_connect = false;
   absl::StatusOr<std::unique_ptr<Publisher>> p = OpenPublisher(out, options);
   if (!p.ok()) {
     recent_.pop_front();

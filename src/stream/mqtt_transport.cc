@@ -282,6 +282,7 @@ struct MqttSetup {
     } catch (const mqtt::exception& e) {
       return absl::InvalidArgumentError(absl::StrCat(Describe(), ": cannot connect: ", e.what()));
     }
+    if (!options.wait_for_connect) return absl::OkStatus();  // publishes buffer until connected
     try {
       if (!tok->wait_for(kFirstConnectWait)) {
         std::fprintf(stderr, "mqtt %s %s: no connection yet; retrying in the background\n", what,

@@ -153,8 +153,10 @@ absl::StatusOr<RawDeviceReport> SimulateRawDevice(const std::vector<RawSegment>&
     MLIOT_RETURN_IF_ERROR(answers->Start([&](const Message& m) {
       v1::SamplePrediction p;
       if (!p.ParseFromString(m.payload)) return;
+      const auto at = std::chrono::steady_clock::now();
+      const std::string id = p.id();  // (the right side of = is evaluated first: move after reading the id)
       absl::MutexLock lock(&mu);
-      arrivals[p.id()] = Arrival{std::move(p), std::chrono::steady_clock::now()};
+      arrivals[id] = Arrival{std::move(p), at};
     }));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the subscription settles
   }

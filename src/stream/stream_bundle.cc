@@ -26,7 +26,10 @@ absl::StatusOr<int64_t> PublishStreamBundle(const std::string& bundle_dir, const
   // Servable will load.
   MLIOT_ASSIGN_OR_RETURN(const ModelKind* kind, BuiltinModels().Find(o.kind));
   Params params = Params::Defaults(kind->params);
-  if (o.kind == "cnn") params.Set("hidden", int64_t{o.hidden});
+  if (o.kind == "cnn") {
+    params.Set("hidden", int64_t{o.hidden});
+    params.Set("head", std::string("dense"));  // the streaming cnn flattens its pooled map
+  }
   std::unique_ptr<Model> served = kind->create();
   MLIOT_RETURN_IF_ERROR(Annotate(served->LoadWeights(engine_file, params), "stream bundle"));
 

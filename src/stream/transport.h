@@ -32,6 +32,11 @@ struct TransportOptions {
   // MQTT: outstanding QoS-1 publishes before Publish waits. Paho scans its
   // pending list per acknowledgement: a few hundred is faster than thousands.
   int64_t max_in_flight = 256;
+  // MQTT publishers: wait for the first connection (up to 6 s) before
+  // returning. False returns at once and buffers publishes until connected:
+  // required when opening a publisher on another client's delivery thread
+  // (Paho's threads are shared: waiting there stalls the connection).
+  bool wait_for_connect = true;
 };
 
 class Publisher {
