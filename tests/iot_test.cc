@@ -56,12 +56,20 @@ TEST_F(IotTest, AudioTrainEvalAndRawPredictOverGrpcAgree) {
   EXPECT_GT(e["latency_ms"]["p50"].get<double>(), 0.0);  // featurization included
   EXPECT_GT(e["throughput_rows_per_s"].get<double>(), 0.0);
 
-  // The same task on a cluster: the folder is shipped with the spec.
+  // The same task on a cluster: the folder is shipped with the spec. It is a
+  // folder of links to the clips, as a user's split often is.
+  for (const auto& cls : fs::directory_iterator(dir_ + "/train")) {
+    fs::create_directories(dir_ + "/linked/" + cls.path().filename().string());
+    for (const auto& clip : fs::directory_iterator(cls.path())) {
+      fs::create_symlink(clip.path(), dir_ + "/linked/" + cls.path().filename().string() + "/" +
+                                          clip.path().filename().string());
+    }
+  }
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   Process up({"up", "--listen", address, "--data-dir", dir_ + "/state"}, dir_ + "/up.log");
   {
     std::ofstream spec(dir_ + "/sounds.yaml");
-    spec << "name: sounds\ndata: audio:train\nfeatures: {name: logmel}\n"
+    spec << "name: sounds\ndata: audio:linked\nfeatures: {name: logmel}\n"
          << "model:\n  budget_s: 12\n  models: [logreg, ridge, knn]\n";
   }
   RunResult submit;

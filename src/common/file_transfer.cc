@@ -17,11 +17,13 @@ std::vector<std::string> ListFiles(const std::string& root, const std::string& s
   std::error_code ec;
   const fs::path base = fs::path(root) / sub;
   if (!fs::exists(base, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(base, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  // Symbolic links are followed (a data folder may link to its recordings),
+  // and paths stay those under `root` (lexically: not the links' targets).
+  for (auto it = fs::recursive_directory_iterator(base, fs::directory_options::follow_directory_symlink, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (!it->is_regular_file()) continue;
-    const std::string rel = fs::relative(it->path(), root).string();
+    const std::string rel = it->path().lexically_relative(root).string();
     if (absl::StrContains(rel, ".tmp")) continue;
     out.push_back(rel);
   }
