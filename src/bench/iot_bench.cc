@@ -230,6 +230,10 @@ IotBenchOptions QuickIotBench() {
 
 absl::StatusOr<nlohmann::json> RunIotBench(const IotBenchOptions& o) {
   for (const std::string& d : o.datasets) {
+    if (d != "dcase2016-task2" && d != "sp-sw-har") {
+      return absl::InvalidArgumentError(absl::StrCat("--datasets: unknown data set '", d,
+                                                     "'; valid: dcase2016-task2, sp-sw-har"));
+    }
     if (!fs::is_directory(o.data_dir + "/" + d)) {
       return absl::NotFoundError(absl::StrCat(o.data_dir, "/", d, ": not found; bench iot needs the real data sets "
                                               "(--data-dir, default ../shared/data)"));

@@ -205,6 +205,8 @@ Runner AddBenchCommand(CLI::App& app) {
   iot->add_option("--data-dir", iot_args->options.data_dir, "holds dcase2016-task2/ and sp-sw-har/")
       ->capture_default_str();
   iot->add_option("--budget-s", iot_args->options.budget_s, "training budget per system")->capture_default_str();
+  iot->add_option("--datasets", iot_args->options.datasets, "dcase2016-task2, sp-sw-har (default: both)")
+      ->delimiter(',');
   iot->add_option("--work-dir", iot_args->options.work_dir, "splits, bundles, feature files (default: temporary)");
   iot->add_flag("--quick", iot_args->quick, "DCASE only, an 8 s budget (make bench-quick)");
   iot->add_option("--peer", iot_args->peer, "auto | none")->capture_default_str();
