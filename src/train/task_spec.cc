@@ -12,6 +12,7 @@
 #include "common/broker_uri.h"
 #include "common/status_util.h"
 #include "features/featurizer.h"
+#include "features/raw_source.h"
 #include "ml/ensemble.h"
 #include "ml/hpo/strategy.h"
 #include "ml/reduce/reducer.h"
@@ -300,9 +301,7 @@ TrainOptions ToTrainOptions(const TaskSpec& spec) {
   return o;
 }
 
-bool IsFolderData(const std::string& data_spec) {
-  return absl::StartsWith(data_spec, "audio:") || absl::StartsWith(data_spec, "sensor:");
-}
+bool IsFolderData(const std::string& data_spec) { return IsRawDataSpec(data_spec); }
 
 std::vector<std::string> DataFiles(const std::string& data_spec) {
   if (IsFolderData(data_spec)) {
