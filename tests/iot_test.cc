@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -156,6 +158,37 @@ TEST_F(IotTest, CnnTrainsOnLogMelPatches) {
   ASSERT_EQ(t["members"].size(), 1u);
   EXPECT_EQ(t["members"][0]["kind"], "cnn");
   EXPECT_GT(t["val_accuracy"].get<double>(), 0.5);  // three classes: chance is 0.33
+}
+
+// `bench list` names every `bench` subcommand (and nothing else), so that a
+// benchmark added without its description is caught.
+TEST(BenchListTest, NamesEveryBenchmarkSubcommand) {
+  const RunResult list = RunMliot({"bench", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::set<std::string> listed;
+  const json benchmarks = Last(list)["benchmarks"];
+  for (const json& b : benchmarks) {
+    listed.insert(b["name"].get<std::string>());
+    EXPECT_FALSE(b["measures"].get<std::string>().empty());
+    EXPECT_FALSE(b["targets"].empty()) << b.dump();
+  }
+  const RunResult help = RunMliot({"bench", "--help"});
+  std::set<std::string> commands;
+  std::istringstream in(help.out + help.err);
+  bool in_subcommands = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Subcommands:", 0) == 0) {
+      in_subcommands = true;
+      continue;
+    }
+    if (!in_subcommands || line.size() < 3 || line[0] != ' ') continue;
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    if (name != "list") commands.insert(name);
+  }
+  EXPECT_GE(commands.size(), 8u) << help.out;
+  EXPECT_EQ(listed, commands);
 }
 
 }  // namespace
