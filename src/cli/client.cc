@@ -190,7 +190,10 @@ absl::StatusOr<int64_t> Client::Feedback(const std::string& task, const Dataset&
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<v1::Serving::Stub> stub, ServingStub(info));
   const std::string token = token_override.empty() ? info.token() : token_override;
   int64_t accepted = 0;
-  constexpr int64_t kBatch = 256;
+  // About 8 MiB of features a call (the serving worker takes up to 64 MiB):
+  // 2,675 rows of 784, 341 log-mel patches. One burst of feedback is then
+  // usually one call, so the training worker adapts once for it.
+  const int64_t kBatch = std::max<int64_t>(1, (int64_t{8} << 20) / (std::max<int64_t>(1, data.cols) * 4));
   for (int64_t i = 0; i < data.rows; i += kBatch) {
     const int64_t n = std::min(kBatch, data.rows - i);
     v1::FeedbackRequest request;

@@ -116,6 +116,8 @@ int RunWorker(WorkerArgs& a) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(a.tls);
   if (!creds.ok()) return Fail(creds.status());
   grpc::ServerBuilder builder;
+  // Feedback carries up to ~8 MiB of rows a call (cli/client.cc), raw audio a window.
+  builder.SetMaxReceiveMessageSize(64 << 20);
   int port = 0;
   builder.AddListeningPort(a.listen, *creds, &port);
   builder.RegisterService(&service);
