@@ -37,7 +37,7 @@ struct ClientArgs {
   std::string time_column = "timestamp";
 };
 
-int PrintPredictions(const ClientArgs& a, const Client::PredictResult& result, int64_t rows);
+int PrintPredictions(const ClientArgs& a, const Client::PredictResult& r, int64_t rows);
 
 std::string StateName(v1::TaskPhase phase) {
   switch (phase) {
@@ -260,20 +260,19 @@ int PredictOrFeedback(ClientArgs& a, bool feedback) {
   return PrintPredictions(a, *r, data->rows);
 }
 
-int PrintPredictions(const ClientArgs& a, const Client::PredictResult& result, int64_t rows) {
-  const Client::PredictResult* r = &result;
-  nlohmann::json out = {{"n", r->n}, {"latency_ms", {{"p50", r->p50_ms}, {"p99", r->p99_ms}}},
-                        {"version", r->version}, {"first_version", r->first_version}, {"node", r->node}, {"failed", r->failed},
-                        {"stage1_answers", r->stage1}};
-  if (r->labelled > 0) out["accuracy"] = r->accuracy;
+int PrintPredictions(const ClientArgs& a, const Client::PredictResult& r, int64_t rows) {
+  nlohmann::json out = {{"n", r.n}, {"latency_ms", {{"p50", r.p50_ms}, {"p99", r.p99_ms}}},
+                        {"version", r.version}, {"first_version", r.first_version}, {"node", r.node}, {"failed", r.failed},
+                        {"stage1_answers", r.stage1}};
+  if (r.labelled > 0) out["accuracy"] = r.accuracy;
   if (a.json) {
     PrintJson(out);
   } else {
     std::printf("%lld predictions from %s (version %lld): p50 %.3f ms, p99 %.3f ms end to end%s\n",
-                static_cast<long long>(r->n), r->node.c_str(), static_cast<long long>(r->version), r->p50_ms,
-                r->p99_ms, r->labelled > 0 ? absl::StrCat(", accuracy ", r->accuracy).c_str() : "");
+                static_cast<long long>(r.n), r.node.c_str(), static_cast<long long>(r.version), r.p50_ms,
+                r.p99_ms, r.labelled > 0 ? absl::StrCat(", accuracy ", r.accuracy).c_str() : "");
   }
-  return r->n > 0 || rows == 0 ? 0 : 1;
+  return r.n > 0 || rows == 0 ? 0 : 1;
 }
 
 int Cancel(ClientArgs& a) {

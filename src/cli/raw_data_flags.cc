@@ -36,11 +36,9 @@ absl::StatusOr<FeaturizerConfig> FeaturizerFromFlags(const RawDataFlags& flags, 
   if (!config.devices.empty() && audio) {
     return absl::InvalidArgumentError("--devices applies to sensor: data");
   }
-  MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, BuiltinFeaturizers().Find(config.name));
-  absl::StatusOr<Params> params = CompleteParams(kind->params, config.params);
-  if (!params.ok()) return Annotate(params.status(), absl::StrCat("--features ", config.name));
-  config.params = *std::move(params);
-  return config;
+  absl::StatusOr<FeaturizerConfig> complete = CompleteFeaturizerConfig(config);
+  if (!complete.ok()) return Annotate(complete.status(), absl::StrCat("--features ", config.name));
+  return complete;
 }
 
 RawSourceOptions RawOptionsFromFlags(const RawDataFlags& flags, bool for_training) {

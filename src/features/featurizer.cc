@@ -85,14 +85,19 @@ const FeaturizerRegistry& BuiltinFeaturizers() {
   return *registry;
 }
 
+absl::StatusOr<FeaturizerConfig> CompleteFeaturizerConfig(FeaturizerConfig config,
+                                                         const FeaturizerRegistry& registry) {
+  MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, registry.Find(config.name));
+  MLIOT_ASSIGN_OR_RETURN(config.params, CompleteParams(kind->params, config.params));
+  return config;
+}
+
 absl::StatusOr<std::unique_ptr<Featurizer>> MakeFeaturizer(const FeaturizerConfig& config,
                                                            const FeaturizerRegistry& registry) {
   MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, registry.Find(config.name));
-  FeaturizerConfig complete = config;
-  absl::StatusOr<Params> params = CompleteParams(kind->params, config.params);
-  if (!params.ok()) return Annotate(params.status(), absl::StrCat("features ", config.name));
-  complete.params = *std::move(params);
-  return kind->create(std::move(complete));
+  absl::StatusOr<FeaturizerConfig> complete = CompleteFeaturizerConfig(config, registry);
+  if (!complete.ok()) return Annotate(complete.status(), absl::StrCat("features ", config.name));
+  return kind->create(*std::move(complete));
 }
 
 absl::StatusOr<FeaturizerConfig> ParseFeaturizerText(const std::string& text,

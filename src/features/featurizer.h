@@ -113,6 +113,12 @@ class FeaturizerRegistry {
 void RegisterBuiltinFeaturizers(FeaturizerRegistry& registry);
 const FeaturizerRegistry& BuiltinFeaturizers();
 
+// `config` with every declared parameter (missing ones at their defaults).
+// Errors: an unknown name (listing the known ones), a bad value naming the
+// parameter.
+absl::StatusOr<FeaturizerConfig> CompleteFeaturizerConfig(FeaturizerConfig config,
+                                                         const FeaturizerRegistry& registry = BuiltinFeaturizers());
+
 // Builds a featurizer from a config whose params may be partial (missing
 // ones take their defaults); errors name the parameter.
 absl::StatusOr<std::unique_ptr<Featurizer>> MakeFeaturizer(const FeaturizerConfig& config,

@@ -85,9 +85,8 @@ absl::StatusOr<std::vector<Piece>> ReadAudio(const std::string& dir, const Featu
 absl::StatusOr<std::vector<Piece>> ReadSensors(const std::string& dir, FeaturizerConfig& config,
                                                const RawSourceOptions& o) {
   MLIOT_ASSIGN_OR_RETURN(std::vector<SensorRecordingFiles> files, ListSensorFolder(dir, config.devices));
-  MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, BuiltinFeaturizers().Find(config.name));
-  MLIOT_ASSIGN_OR_RETURN(Params params, CompleteParams(kind->params, config.params));
-  const double rate = params.Double("rate_hz");
+  MLIOT_ASSIGN_OR_RETURN(const FeaturizerConfig complete, CompleteFeaturizerConfig(config));
+  const double rate = complete.params.Double("rate_hz");
   std::vector<Piece> pieces(files.size());
   std::vector<AlignedRecording> aligned(files.size());
   MLIOT_RETURN_IF_ERROR(ForEachParallel(files.size(), o.threads, [&](size_t i) -> absl::Status {

@@ -272,8 +272,8 @@ absl::StatusOr<std::vector<RawSegment>> LoadRawSegments(const RawSourceSpec& a) 
     return AudioStream(clips, a.stream_rate, a.gap_s, background, noise, a.background_class);
   }
   MLIOT_ASSIGN_OR_RETURN(std::vector<SensorRecordingFiles> files, ListSensorFolder(dir, f.devices));
-  MLIOT_ASSIGN_OR_RETURN(const FeaturizerKind* kind, BuiltinFeaturizers().Find(f.name));
-  MLIOT_ASSIGN_OR_RETURN(Params params, CompleteParams(kind->params, f.params));
+  MLIOT_ASSIGN_OR_RETURN(const FeaturizerConfig complete, CompleteFeaturizerConfig(f));
+  const Params& params = complete.params;
   for (const SensorRecordingFiles& rec : files) {
     std::vector<SensorRecording> devices;
     for (const std::string& path : rec.paths) {
