@@ -125,12 +125,10 @@ absl::StatusOr<nlohmann::json> MeasureMliot(const Inputs& in) {
 
 }  // namespace
 
-FeaturesBenchOptions QuickFeaturesBench() {
-  FeaturesBenchOptions o;
+void MakeQuick(FeaturesBenchOptions& o) {
   o.audio_s = 10;
   o.sensor_windows = 200;
   o.repeat = 1;
-  return o;
 }
 
 absl::StatusOr<nlohmann::json> RunFeaturesBench(const FeaturesBenchOptions& o) {

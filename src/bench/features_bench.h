@@ -25,8 +25,8 @@ struct FeaturesBenchOptions {
   std::string work_dir;        // input files (default: a temporary directory)
 };
 
-// Options for `make bench-quick`: seconds, not minutes.
-FeaturesBenchOptions QuickFeaturesBench();
+// `make bench-quick`: 10 s of audio, 200 sensor windows, one round.
+void MakeQuick(FeaturesBenchOptions& options);
 
 // {logmel: {realtime_factor, ms_per_s_audio, ms_per_s_audio_44k, speedup_vs_peer,
 //  peer: {ms_per_s_audio}}, sensor_stats: {windows_per_s, speedup_vs_peer,

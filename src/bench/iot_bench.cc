@@ -220,15 +220,15 @@ absl::StatusOr<nlohmann::json> TwoStage(const std::string& train, const std::str
 
 }  // namespace
 
-IotBenchOptions QuickIotBench() {
-  IotBenchOptions o;
+void MakeQuick(IotBenchOptions& o) {
   o.datasets = {"dcase2016-task2"};
   o.budget_s = 8;
   o.two_stage = false;
-  return o;
 }
 
-absl::StatusOr<nlohmann::json> RunIotBench(const IotBenchOptions& o) {
+namespace {
+
+absl::StatusOr<nlohmann::json> RunIotOnce(const IotBenchOptions& o) {
   for (const std::string& d : o.datasets) {
     if (d != "dcase2016-task2" && d != "sp-sw-har") {
       return absl::InvalidArgumentError(absl::StrCat("--datasets: unknown data set '", d,
@@ -304,10 +304,16 @@ absl::StatusOr<nlohmann::json> RunIotBench(const IotBenchOptions& o) {
   }
   if (temporary) fs::remove_all(work);
   MLIOT_RETURN_IF_ERROR(status);
-  nlohmann::json report = {{"rows", rows}, {"budget_s", o.budget_s}, {"machine", MachineFacts()}};
+  nlohmann::json report = {{"rows", rows}, {"budget_s", o.budget_s}};
   if (!peer_errors.empty()) report["peer_errors"] = peer_errors;
   if (!two_stage.is_null()) report["two_stage"] = two_stage;
   return report;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> RunIotBench(const IotBenchOptions& o) {
+  return RunRepeated(o.repeat, [&] { return RunIotOnce(o); });
 }
 
 }  // namespace mliot::bench

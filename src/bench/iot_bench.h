@@ -32,15 +32,16 @@ struct IotBenchOptions {
   bool two_stage = true;   // DCASE + room noise as `background`, a mostly-background stream
   std::string source_dir;  // where bench/peers/ is
   std::string work_dir;    // splits, bundles and feature files (default: temporary)
+  int repeat = 1;
 };
 
-// Options for `make bench-quick` (a few seconds of budget, DCASE only).
-IotBenchOptions QuickIotBench();
+// `make bench-quick`: DCASE only, an 8 s budget, no two-stage stream.
+void MakeQuick(IotBenchOptions& options);
 
 // {rows: [{dataset, system, accuracy, latency_ms_p50, train_s}], two_stage:
 // {windows, background_windows, stage1_answers, background_answered_by_stage1,
 // stage1_ms_p50, stage2_ms_p50, mean_ms, stage2_only_mean_ms, accuracy},
-// peer_errors, machine}. NotFound when data_dir lacks the data sets.
+// peer_errors, machine, and with repeats range, repeats}. NotFound when data_dir lacks the data sets.
 absl::StatusOr<nlohmann::json> RunIotBench(const IotBenchOptions& options);
 
 }  // namespace mliot::bench

@@ -37,7 +37,13 @@ double Median(std::vector<double> v) {
 void MergeNumbers(const std::vector<const nlohmann::json*>& reports, const std::string& path,
                   nlohmann::json& out, nlohmann::json& range) {
   const nlohmann::json& first = *reports[0];
-  if (first.is_number() && !first.is_boolean()) {
+  if (first.is_boolean()) {
+    bool all = true;
+    for (const nlohmann::json* r : reports) all = all && r->is_boolean() && r->get<bool>();
+    out = all;
+    return;
+  }
+  if (first.is_number()) {
     std::vector<double> values;
     for (const nlohmann::json* r : reports) {
       if (r->is_number()) values.push_back(r->get<double>());
@@ -108,6 +114,47 @@ absl::Status RunInterleaved(int repeat, const std::vector<Step>& steps,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<nlohmann::json> RunRepeated(int repeat, const Step& once) {
+  std::vector<std::vector<nlohmann::json>> reports;
+  MLIOT_RETURN_IF_ERROR(RunInterleaved(repeat, {once}, &reports));
+  nlohmann::json out = Summarize(reports[0]);
+  out["machine"] = MachineFacts();
+  return out;
+}
+
+namespace {
+
+// The figure at a dotted path ("ingest.lost"), or nullptr.
+const nlohmann::json* AtPath(const nlohmann::json& report, const std::string& path) {
+  const nlohmann::json* at = &report;
+  for (absl::string_view key : absl::StrSplit(path, '.')) {
+    if (!at->is_object() || !at->contains(std::string(key))) return nullptr;
+    at = &(*at)[std::string(key)];
+  }
+  return at;
+}
+
+double Bound(const nlohmann::json& report, const std::string& path, int side) {
+  if (report.contains("range") && report["range"].contains(path)) return report["range"][path][side].get<double>();
+  const nlohmann::json* at = AtPath(report, path);
+  return at != nullptr && at->is_number() ? at->get<double>() : 0.0;
+}
+
+}  // namespace
+
+double Largest(const nlohmann::json& report, const std::string& path) { return Bound(report, path, 1); }
+
+double Smallest(const nlohmann::json& report, const std::string& path) { return Bound(report, path, 0); }
+
+void Progress(const std::string& name, const std::string& line) {
+  std::fprintf(stderr, "bench %s: %s\n", name.c_str(), line.c_str());
+  std::fflush(stderr);
+}
+
+std::string TempDir(const std::string& what) {
+  return (std::filesystem::temp_directory_path() / absl::StrCat("mliot-bench-", what, "-", getpid())).string();
 }
 
 nlohmann::json Summarize(const std::vector<nlohmann::json>& reports) {

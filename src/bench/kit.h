@@ -44,11 +44,31 @@ absl::Status RunInterleaved(int repeat, const std::vector<Step>& steps,
                             std::vector<std::vector<nlohmann::json>>* reports);
 
 // Merges reports of the same shape: every number becomes the median over
-// the reports (the mean of the middle two for an even count), every other
-// value is the first report's. With more than one report, adds
+// the reports (the mean of the middle two for an even count), a true/false
+// figure is true only when it was true in every report (replicas_identical
+// must hold in every round), every other value is the first report's. With more than one report, adds
 // "range": {"dotted.path": [min, max]} for each number that varied or not,
 // and "repeats": N.
 nlohmann::json Summarize(const std::vector<nlohmann::json>& reports);
+
+// Runs `once` `repeat` times (its own peer, when it has one, runs inside
+// each round, so the two alternate) and summarizes: the single report for
+// one round, else Summarize() of all; `machine` is added either way.
+absl::StatusOr<nlohmann::json> RunRepeated(int repeat, const Step& once);
+
+// The largest value a figure took over the repeats: range[path][1] when
+// the report has a range for it, else the figure itself (a dotted path);
+// 0 when absent. For exit codes: "lost" must be 0 in every round.
+double Largest(const nlohmann::json& report, const std::string& path);
+
+// The smallest likewise (range[path][0]).
+double Smallest(const nlohmann::json& report, const std::string& path);
+
+// A progress line on stderr: "bench NAME: LINE".
+void Progress(const std::string& name, const std::string& line);
+
+// A directory for one run's files: $TMPDIR/mliot-bench-WHAT-PID.
+std::string TempDir(const std::string& what);
 
 // A peer script under bench/peers/.
 struct PeerRun {

@@ -70,6 +70,41 @@ TEST(KitTest, SummaryIsTheMedianWithItsRange) {
   EXPECT_FALSE(Summarize({{{"x", 1.0}}}).contains("range"));
 }
 
+TEST(KitTest, ATrueFigureMustHoldInEveryRound) {
+  const nlohmann::json s = Summarize({{{"ok", true}}, {{"ok", false}}, {{"ok", true}}});
+  EXPECT_EQ(s["ok"], false);
+  EXPECT_EQ(Summarize({{{"ok", true}}, {{"ok", true}}})["ok"], true);
+}
+
+TEST(KitTest, LargestAndSmallestReadTheRangeWhenThereIsOne) {
+  const nlohmann::json s = Summarize({{{"in", {{"lost", 0}}}}, {{"in", {{"lost", 4}}}}, {{"in", {{"lost", 0}}}}});
+  EXPECT_EQ(s["in"]["lost"], 0);  // the median hides the round that lost 4
+  EXPECT_EQ(Largest(s, "in.lost"), 4.0);
+  EXPECT_EQ(Smallest(s, "in.lost"), 0.0);
+  const nlohmann::json one = {{"in", {{"lost", 2}}}};
+  EXPECT_EQ(Largest(one, "in.lost"), 2.0);
+  EXPECT_EQ(Largest(one, "in.missing"), 0.0);
+}
+
+TEST(KitTest, RunRepeatedAddsTheMachine) {
+  int calls = 0;
+  absl::StatusOr<nlohmann::json> r = RunRepeated(3, [&]() -> absl::StatusOr<nlohmann::json> {
+    return nlohmann::json{{"x", ++calls}};
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ((*r)["x"], 2);
+  EXPECT_EQ((*r)["repeats"], 3);
+  EXPECT_TRUE((*r)["machine"].contains("cores"));
+  absl::StatusOr<nlohmann::json> once = RunRepeated(1, [&]() -> absl::StatusOr<nlohmann::json> {
+    return nlohmann::json{{"x", 7}};
+  });
+  ASSERT_TRUE(once.ok());
+  EXPECT_EQ((*once)["x"], 7);
+  EXPECT_FALSE(once->contains("range"));
+  EXPECT_TRUE(once->contains("machine"));
+}
+
 class PeerRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -51,12 +51,6 @@ absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const std::string
   return labels;
 }
 
-std::string SelfExe() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "mliot";
-}
-
 absl::Status CheckPlaintextBind(const std::string& listen, const TlsOptions& tls, const std::string& role) {
   if (tls.enabled()) return absl::OkStatus();
   const std::string host = listen.substr(0, listen.rfind(':'));

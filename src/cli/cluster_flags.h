@@ -26,9 +26,6 @@ std::atomic<bool>& StopOnSignal();
 // "k=v,k2=v2" -> map; errors name the bad item.
 absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const std::string& text);
 
-// The running binary's path (/proc/self/exe).
-std::string SelfExe();
-
 // Binding a plaintext server beyond loopback is refused: an error naming
 // the flag. Prints the "unauthenticated" notice for loopback plaintext.
 absl::Status CheckPlaintextBind(const std::string& listen, const TlsOptions& tls, const std::string& role);

@@ -5,6 +5,7 @@
 #define MLIOT_CLI_COMMANDS_H_
 
 #include <functional>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -17,18 +18,17 @@ using Runner = std::function<int()>;
 Runner AddTrainCommand(CLI::App& app);
 Runner AddEvalCommand(CLI::App& app);
 Runner AddAdaptCommand(CLI::App& app);
+// Every `bench` subcommand (src/bench/ runs them).
 Runner AddBenchCommand(CLI::App& app);
-// `bench scheduler`, registered by AddBenchCommand; *runner returns -1 when
-// it was not chosen.
-void AddBenchSchedulerCommand(CLI::App* bench, std::function<int()>* runner);
+// bench transport, cache, stream-train, data-parallel (bench_data_path_commands.cc),
+// registered by AddBenchCommand; each returns -1 when it was not chosen.
+std::vector<Runner> AddDataPathBenchCommands(CLI::App* bench);
 // coordinator, node, worker, up: returns -1 when none of them was chosen.
 Runner AddServerCommands(CLI::App& app);
 // nodes, submit, tasks, wait, predict, feedback, cancel: -1 likewise.
 Runner AddClientCommands(CLI::App& app);
-// device simulate, bench transport (under `bench`): -1 likewise.
-Runner AddStreamCommands(CLI::App& app, CLI::App* bench);
-// bench cache, bench stream-train, bench data-parallel: -1 likewise.
-Runner AddDataPathBenchCommands(CLI::App* bench);
+// device simulate, monitor: -1 likewise.
+Runner AddStreamCommands(CLI::App& app);
 
 }  // namespace mliot::cli
 

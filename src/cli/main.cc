@@ -22,8 +22,7 @@ int main(int argc, char** argv) {
   mliot::cli::Runner bench = mliot::cli::AddBenchCommand(app);
   mliot::cli::Runner server = mliot::cli::AddServerCommands(app);
   mliot::cli::Runner client = mliot::cli::AddClientCommands(app);
-  mliot::cli::Runner stream = mliot::cli::AddStreamCommands(app, app.get_subcommand("bench"));
-  mliot::cli::Runner data_path = mliot::cli::AddDataPathBenchCommands(app.get_subcommand("bench"));
+  mliot::cli::Runner stream = mliot::cli::AddStreamCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -37,7 +36,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("eval")) return eval();
   if (app.got_subcommand("adapt")) return adapt();
   if (int rc = stream(); rc >= 0) return rc;
-  if (int rc = data_path(); rc >= 0) return rc;
   if (app.got_subcommand("bench")) return bench();
   if (int rc = server(); rc >= 0) return rc;
   if (int rc = client(); rc >= 0) return rc;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/cli_util.h"
 #include "cli/cluster_flags.h"
+#include "common/process.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
 #include "common/broker_uri.h"

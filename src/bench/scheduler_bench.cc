@@ -1,50 +1,34 @@
-// mliot bench scheduler: placement latency with many registered nodes, and
-// the coordinator's CPU cost of many nodes heart-beating at 1 Hz.
-//
-//   placement_ms      Place() over `--nodes` simulated nodes (the same
-//                     candidates + policy + ranking path Submit takes),
-//                     for a mix of require/prefer policies
-//   heartbeats_per_s  achieved rate of `--heartbeat-nodes` simulated nodes,
-//                     each heart-beating once a second over loopback gRPC to
-//                     a real `mliot coordinator` process; each node has its
-//                     own TCP connection, as deployed (`--connections N`
-//                     shares N among all); the nodes run in node processes
-//                     of at most 2,500 nodes at nice `--client-nice`
-//   cpu_fraction      the coordinator's CPU time / wall time over the
-//                     heart-beating window (1.0 = one core)
-#include <arpa/inet.h>
+#include "bench/scheduler_bench.h"
+
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
-#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "cli/cli_util.h"
-#include "cli/cluster_flags.h"
-#include "cli/commands.h"
+#include "bench/kit.h"
+#include "common/clock.h"
 #include "common/grpc_util.h"
+#include "common/process.h"
 #include "common/stats.h"
 #include "coord/node_registry.h"
 #include "coord/placement.h"
 #include "mliot/v1/coordinator.grpc.pb.h"
 #include "node/supervisor.h"
 
-extern char** environ;
-
-namespace mliot::cli {
+namespace mliot::bench {
 namespace {
+
+void Say(const std::string& line) { Progress("scheduler", line); }
 
 v1::NodeInfo SimulatedNode(int i, std::mt19937& rng) {
   static const int kCores[] = {2, 4, 4, 8, 16};
@@ -70,7 +54,8 @@ struct SimProcess {
 };
 
 int64_t UnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -83,38 +68,7 @@ std::string ReadLine(FILE* in) {
   return line;
 }
 
-// Starts `args`; stdin/stdout from the given fds when >= 0, stderr to `log`
-// when not empty. Returns the pid, or 0.
-pid_t Spawn(std::vector<std::string> args, int in_fd, int out_fd, const std::string& log) {
-  std::vector<char*> argv;
-  for (std::string& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
-  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  if (!log.empty()) posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = 0;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-struct BenchArgs {
-  int nodes = 1000;
-  int heartbeat_nodes = 10000;
-  double seconds = 5;
-  int warmup_s = 2;
-  int placements = 2000;
-  int connections = 0;  // 0: one per heart-beating node
-  int client_nice = 10;
-  int tasks = 0;  // submitted to the heart-beating nodes' coordinator
-  std::string simulate_nodes;  // FROM:TO: be a node process (internal)
-  std::string coordinator;     // with --simulate-nodes
-  bool json = false;
-};
-
-int Run(const BenchArgs& a) {
+absl::StatusOr<nlohmann::json> RunOnce(const SchedulerBenchOptions& a) {
   // ---- placement
   FakeClock clock;
   NodeRegistry registry(&clock, 5);
@@ -143,20 +97,30 @@ int Run(const BenchArgs& a) {
     const auto start = std::chrono::steady_clock::now();
     const RequireExpr require = *RequireExpr::Parse(req);
     const PreferRule prefer = *PreferRule::Parse(pref);
-    const Placement placement = Place(registry.Candidates(counts), require, prefer, TaskProfile{p % 2 == 0, 60});
-    if (p >= 0) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    const Placement placement =
+        Place(registry.Candidates(counts), require, prefer, TaskProfile{p % 2 == 0, 60});
+    if (p >= 0)
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
     if (placement.accepted && p >= 0) ++counts[placement.node];
   }
-  Progress(absl::StrFormat("placement over %d nodes: p50 %.3f ms, p99 %.3f ms", a.nodes, Percentile(ms, 0.5),
-                           Percentile(ms, 0.99)));
+  Say(absl::StrFormat("placement over %d nodes: p50 %.3f ms, p99 %.3f ms", a.nodes,
+                      Percentile(ms, 0.5), Percentile(ms, 0.99)));
 
   // ---- heartbeats against a real coordinator process, from node processes
-  const std::string dir = (std::filesystem::temp_directory_path() / absl::StrCat("mliot-bench-sched-", getpid())).string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / absl::StrCat("mliot-bench-sched-", getpid()))
+          .string();
   std::filesystem::create_directories(dir);
   const std::string address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
   const std::string log = dir + "/coordinator.log";
-  const pid_t pid = Spawn({SelfExe(), "coordinator", "--listen", address, "--data-dir", dir + "/coord"}, -1, -1, log);
-  if (pid <= 0) return Fail(absl::UnavailableError("cannot start the coordinator"));
+  SpawnOptions coordinator;
+  coordinator.args = {SelfExe(), "coordinator", "--listen", address, "--data-dir", dir + "/coord"};
+  coordinator.stderr_path = log;
+  absl::StatusOr<pid_t> spawned = Spawn(coordinator);
+  if (!spawned.ok()) return spawned.status();
+  const pid_t pid = *spawned;
   auto stop_coordinator = [&] {
     kill(pid, SIGTERM);
     waitpid(pid, nullptr, 0);
@@ -169,7 +133,7 @@ int Run(const BenchArgs& a) {
     v1::ListNodesResponse resp;
     if (!v1::Coordinator::NewStub(channel)->ListNodes(&ctx, v1::ListNodesRequest{}, &resp).ok()) {
       stop_coordinator();
-      return Fail(absl::UnavailableError(absl::StrCat("the coordinator did not answer; see ", log)));
+      return absl::UnavailableError(absl::StrCat("the coordinator did not answer; see ", log));
     }
   }
   // One connection per simulated node as deployed (or --connections in all),
@@ -177,26 +141,49 @@ int Run(const BenchArgs& a) {
   // client process stops keeping up somewhere between 3,000 and 5,000
   // connections on this machine, where the coordinator does not.
   constexpr int kNodesPerProcess = 2500;
-  const int connections = a.connections > 0 ? std::min(a.connections, a.heartbeat_nodes) : a.heartbeat_nodes;
-  const int processes = std::max(1, std::min(connections, (a.heartbeat_nodes + kNodesPerProcess - 1) / kNodesPerProcess));
+  const int connections =
+      a.connections > 0 ? std::min(a.connections, a.heartbeat_nodes) : a.heartbeat_nodes;
+  const int processes = std::max(
+      1, std::min(connections, (a.heartbeat_nodes + kNodesPerProcess - 1) / kNodesPerProcess));
   std::vector<SimProcess> sims;
   for (int p = 0; p < processes; ++p) {
     const int from = static_cast<int>(static_cast<int64_t>(a.heartbeat_nodes) * p / processes);
     const int to = static_cast<int>(static_cast<int64_t>(a.heartbeat_nodes) * (p + 1) / processes);
-    const int conns = std::max(1, static_cast<int>(static_cast<int64_t>(connections) * (p + 1) / processes -
-                                                   static_cast<int64_t>(connections) * p / processes));
+    const int conns =
+        std::max(1, static_cast<int>(static_cast<int64_t>(connections) * (p + 1) / processes -
+                                     static_cast<int64_t>(connections) * p / processes));
     int to_child[2], from_child[2];
     if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) {
       stop_coordinator();
-      return Fail(absl::UnavailableError("pipe failed"));
+      return absl::UnavailableError("pipe failed");
     }
     SimProcess sim;
-    sim.pid = Spawn({SelfExe(), "bench", "scheduler", "--simulate-nodes", absl::StrCat(from, ":", to),
-                     "--coordinator", address, "--heartbeat-nodes", std::to_string(a.heartbeat_nodes),
-                     "--connections", std::to_string(conns), "--seconds", absl::StrCat(a.seconds),
-                     "--warmup-s", absl::StrCat(a.warmup_s),
-                     "--client-nice", std::to_string(a.client_nice)},
-                    to_child[0], from_child[1], "");
+    SpawnOptions nodes;
+    nodes.args = {SelfExe(),
+                  "bench",
+                  "scheduler",
+                  "--simulate-nodes",
+                  absl::StrCat(from, ":", to),
+                  "--coordinator",
+                  address,
+                  "--heartbeat-nodes",
+                  std::to_string(a.heartbeat_nodes),
+                  "--connections",
+                  std::to_string(conns),
+                  "--seconds",
+                  absl::StrCat(a.seconds),
+                  "--warmup-s",
+                  absl::StrCat(a.warmup_s),
+                  "--client-nice",
+                  std::to_string(a.client_nice)};
+    nodes.stdin_fd = to_child[0];
+    nodes.stdout_fd = from_child[1];
+    absl::StatusOr<pid_t> started = Spawn(nodes);
+    if (!started.ok()) {
+      stop_coordinator();
+      return started.status();
+    }
+    sim.pid = *started;
     close(to_child[0]);
     close(from_child[1]);
     sim.to = fdopen(to_child[1], "w");
@@ -238,21 +225,23 @@ int Run(const BenchArgs& a) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
       v1::SubmitRequest request;
-      request.set_spec_yaml(absl::StrCat("name: bench-task-", t, "\ndata: fashion-mnist:train:1000\n"));
+      request.set_spec_yaml(
+          absl::StrCat("name: bench-task-", t, "\ndata: fashion-mnist:train:1000\n"));
       v1::SubmitResponse response;
       const grpc::Status st = stub->Submit(&ctx, request, &response);
       if (!st.ok() || !response.accepted()) {
         abandon();
-        return Fail(absl::InternalError(absl::StrCat("submitting bench-task-", t, ": ",
-                                                     st.ok() ? "refused" : st.error_message())));
+        return absl::InternalError(absl::StrCat("submitting bench-task-", t, ": ",
+                                                st.ok() ? "refused" : st.error_message()));
       }
     }
-    Progress(absl::StrFormat("%d tasks submitted in %.1f s", a.tasks,
-                             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
+    Say(absl::StrFormat(
+        "%d tasks submitted in %.1f s", a.tasks,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
     if (UnixMillis() > window_ms) {
       abandon();
-      return Fail(absl::DeadlineExceededError(
-          absl::StrCat("submitting ", a.tasks, " tasks took longer than --warmup-s ", a.warmup_s, "; raise it")));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "submitting ", a.tasks, " tasks took longer than --warmup-s ", a.warmup_s, "; raise it"));
     }
   }
   // The coordinator's CPU, sampled every second from the start (warm-up
@@ -262,20 +251,23 @@ int Run(const BenchArgs& a) {
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   {
     ProcessUsage(pid, &ticks1, &rss);
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(0, start_ms - UnixMillis())));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::max<int64_t>(0, start_ms - UnixMillis())));
     std::string timeline;
     for (int64_t at = start_ms; at < end_ms;) {
       const uint64_t before = ticks1;
       if (at == window_ms) ticks0 = before;
       const int64_t next = std::min(end_ms, at + 1000);
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(0, next - UnixMillis())));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::max<int64_t>(0, next - UnixMillis())));
       ProcessUsage(pid, &ticks1, &rss);
       absl::StrAppend(&timeline, timeline.empty() ? "" : " ",
-                      absl::StrFormat("%.2f", static_cast<double>(ticks1 - before) / hz / ((next - at) / 1000.0)));
+                      absl::StrFormat("%.2f", static_cast<double>(ticks1 - before) / hz /
+                                                  ((next - at) / 1000.0)));
       at = next;
     }
-    Progress(absl::StrCat("coordinator CPU, each second of heart-beating (the first ", a.warmup_s,
-                          " not measured): ", timeline));
+    Say(absl::StrCat("coordinator CPU, each second of heart-beating (the first ", a.warmup_s,
+                     " not measured): ", timeline));
   }
   int64_t sent = 0, failed = 0;
   for (SimProcess& sim : sims) {
@@ -295,7 +287,7 @@ int Run(const BenchArgs& a) {
   }
   stop_coordinator();
   std::filesystem::remove_all(dir);
-  if (!ready) return Fail(absl::InternalError("a simulated node process failed"));
+  if (!ready) return absl::InternalError("a simulated node process failed");
   const double cpu_s = static_cast<double>(ticks1 - ticks0) / hz;
   const nlohmann::json out = {
       {"nodes", a.nodes},
@@ -308,17 +300,17 @@ int Run(const BenchArgs& a) {
       {"node_processes", static_cast<int>(sims.size())},
       {"cpu_fraction", cpu_s / wall},
       {"coordinator_rss_mb", rss}};
-  if (a.json) PrintJson(out);
-  else std::printf("%s\n", out.dump(2).c_str());
-  return 0;
+  return out;
 }
 
 // `--simulate-nodes FROM:TO`: nodes FROM..TO-1 of `--heartbeat-nodes`, in
 // this process, against `--coordinator`. Protocol on stdin/stdout as above.
-int RunNodes(const BenchArgs& a) {
+}  // namespace
+
+absl::Status RunSimulatedNodes(const SchedulerBenchOptions& a) {
   int from = 0, to = 0;
   if (std::sscanf(a.simulate_nodes.c_str(), "%d:%d", &from, &to) != 2 || from < 0 || to <= from) {
-    return Fail(absl::InvalidArgumentError("--simulate-nodes: expected FROM:TO"));
+    return absl::InvalidArgumentError("--simulate-nodes: expected FROM:TO");
   }
   // The simulated nodes run below the coordinator's priority: they share its
   // 2 cores here, where real nodes would run on their own machines.
@@ -365,7 +357,7 @@ int RunNodes(const BenchArgs& a) {
       std::unique_ptr<Registration> r(static_cast<Registration*>(tag));
       --in_flight;
       if ((!ok || !r->status.ok()) && failed++ == 0) {
-        Progress(absl::StrCat("first failed registration: ", r->status.error_message()));
+        Say(absl::StrCat("first failed registration: ", r->status.error_message()));
       }
     }
     cq.Shutdown();
@@ -373,12 +365,14 @@ int RunNodes(const BenchArgs& a) {
     bool ok = false;
     while (cq.Next(&tag, &ok)) {
     }
-    if (failed > 0) return Fail(absl::UnavailableError(absl::StrCat(failed, " registrations failed")));
+    if (failed > 0) return absl::UnavailableError(absl::StrCat(failed, " registrations failed"));
   }
   std::printf("registered\n");
   std::fflush(stdout);
   long long start_ms = 0;
-  if (std::sscanf(ReadLine(stdin).c_str(), "%lld", &start_ms) != 1) return 1;
+  if (std::sscanf(ReadLine(stdin).c_str(), "%lld", &start_ms) != 1) {
+    return absl::InvalidArgumentError("simulated nodes: no start time on stdin");
+  }
   // Node i heart-beats at offset i / N within every second. One thread
   // issues every call when it is due and collects the answers from one
   // completion queue, so the simulated nodes cost little CPU next to the
@@ -394,12 +388,14 @@ int RunNodes(const BenchArgs& a) {
   const int64_t warmup = static_cast<int64_t>(count) * a.warmup_s;
   const int64_t total = warmup + static_cast<int64_t>(count) * static_cast<int64_t>(a.seconds);
   int64_t issued = 0, done = 0, sent = 0, failed = 0;
-  const auto begin = std::chrono::steady_clock::now() + std::chrono::milliseconds(start_ms - UnixMillis());
+  const auto begin =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(start_ms - UnixMillis());
   auto due = [&](int64_t k) {
     const int64_t second = k / count;
     const int64_t i = from + k % count;
-    return begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
-                       static_cast<double>(second) + static_cast<double>(i) / a.heartbeat_nodes));
+    return begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(static_cast<double>(second) +
+                                                     static_cast<double>(i) / a.heartbeat_nodes));
   };
   while (done < total) {
     const auto now = std::chrono::steady_clock::now();
@@ -407,7 +403,8 @@ int RunNodes(const BenchArgs& a) {
       const int i = static_cast<int>(from + issued % count);
       auto beat = std::make_unique<Beat>();
       beat->measured = issued >= warmup;
-      beat->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));  // as the node agent
+      beat->ctx.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(3));  // as the node agent
       v1::HeartbeatRequest req;
       req.set_node(absl::StrCat("sim-", i));
       req.mutable_metrics()->set_cpu(50);
@@ -415,18 +412,19 @@ int RunNodes(const BenchArgs& a) {
       Beat* raw = beat.release();  // owned by the queue until its tag comes back
       raw->reader->Finish(&raw->resp, &raw->status, raw);
     }
-    const auto wait = issued < total ? due(issued) - std::chrono::steady_clock::now() : std::chrono::seconds(5);
+    const auto wait =
+        issued < total ? due(issued) - std::chrono::steady_clock::now() : std::chrono::seconds(5);
     void* tag = nullptr;
     bool ok = false;
-    const auto deadline =
-        std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(wait);
+    const auto deadline = std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(wait);
     if (cq.AsyncNext(&tag, &ok, deadline) != grpc::CompletionQueue::GOT_EVENT) continue;
     std::unique_ptr<Beat> beat(static_cast<Beat*>(tag));
     ++done;
     if (ok && beat->status.ok()) {
       if (beat->measured) ++sent;
     } else if (failed++ == 0) {
-      Progress(absl::StrCat("first failed heartbeat: ", beat->status.error_message()));
+      Say(absl::StrCat("first failed heartbeat: ", beat->status.error_message()));
     }
   }
   std::printf("%lld %lld\n", static_cast<long long>(sent), static_cast<long long>(failed));
@@ -436,36 +434,23 @@ int RunNodes(const BenchArgs& a) {
   // coordinator that is not heart-beating).
   (void)ReadLine(stdin);
   cq.Shutdown();
-  return 0;
+  return absl::OkStatus();
 }
 
-}  // namespace
-
-void AddBenchSchedulerCommand(CLI::App* bench, std::function<int()>* runner) {
-  auto args = std::make_shared<BenchArgs>();
-  CLI::App* cmd = bench->add_subcommand("scheduler", "placement latency and heartbeat cost with simulated nodes");
-  cmd->add_option("--nodes", args->nodes, "registered nodes for placement")->capture_default_str();
-  cmd->add_option("--heartbeat-nodes", args->heartbeat_nodes, "nodes heart-beating at 1 Hz")->capture_default_str();
-  cmd->add_option("--seconds", args->seconds, "heartbeat measurement window")->capture_default_str();
-  cmd->add_option("--warmup-s", args->warmup_s, "heart-beating before the window (not measured)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--connections", args->connections,
-                  "TCP connections of all simulated nodes (0: one per node, as deployed)")
-      ->capture_default_str();
-  cmd->add_option("--client-nice", args->client_nice, "niceness of the simulated nodes' threads")
-      ->capture_default_str();
-  cmd->add_option("--tasks", args->tasks, "tasks submitted to the heart-beating nodes' coordinator")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--placements", args->placements, "placements to time")->capture_default_str();
-  cmd->add_flag("--json", args->json, "print one JSON object as the last stdout line");
-  cmd->add_option("--simulate-nodes", args->simulate_nodes, "internal: simulate nodes FROM:TO")->group("");
-  cmd->add_option("--coordinator", args->coordinator, "internal: with --simulate-nodes")->group("");
-  *runner = [args, cmd]() {
-    if (!cmd->parsed()) return -1;
-    return args->simulate_nodes.empty() ? Run(*args) : RunNodes(*args);
-  };
+void MakeQuick(SchedulerBenchOptions& o) {
+  o.nodes = 200;
+  o.placements = 500;
+  o.heartbeat_nodes = 500;
+  o.seconds = 2;
+  o.warmup_s = 1;
 }
 
-}  // namespace mliot::cli
+absl::StatusOr<nlohmann::json> RunSchedulerBench(const SchedulerBenchOptions& a) {
+  if (a.nodes < 1 || a.heartbeat_nodes < 1 || a.placements < 1 || a.seconds <= 0) {
+    return absl::InvalidArgumentError(
+        "--nodes, --heartbeat-nodes, --placements and --seconds must be positive");
+  }
+  return RunRepeated(a.repeat, [&] { return RunOnce(a); });
+}
+
+}  // namespace mliot::bench

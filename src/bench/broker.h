@@ -1,8 +1,8 @@
 // A broker owned by a benchmark for its duration (a Mosquitto process on a
 // free loopback port, or librdkafka's mock cluster), shared by `bench
-// transport` and `bench stream-train`.
-#ifndef MLIOT_CLI_BENCH_BROKER_H_
-#define MLIOT_CLI_BENCH_BROKER_H_
+// transport`, `bench stream-train` and `bench data-parallel`.
+#ifndef MLIOT_BENCH_BROKER_H_
+#define MLIOT_BENCH_BROKER_H_
 
 #include <functional>
 #include <memory>
@@ -13,7 +13,7 @@
 #include "stream/mosquitto_broker.h"
 #include "stream/transport.h"
 
-namespace mliot::cli {
+namespace mliot::bench {
 
 constexpr int kBenchLabels = 64;  // distinct keys (labels) of the synthetic samples
 
@@ -33,6 +33,6 @@ absl::StatusOr<BenchBroker> StartBroker(const std::string& kind, const std::stri
 // 30 s): a Kafka group join takes seconds.
 absl::Status WarmUp(stream::Publisher& pub, const std::function<int64_t()>& received);
 
-}  // namespace mliot::cli
+}  // namespace mliot::bench
 
-#endif  // MLIOT_CLI_BENCH_BROKER_H_
+#endif  // MLIOT_BENCH_BROKER_H_

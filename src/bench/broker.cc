@@ -1,4 +1,4 @@
-#include "cli/bench_broker.h"
+#include "bench/broker.h"
 
 #include <chrono>
 #include <thread>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
-namespace mliot::cli {
+namespace mliot::bench {
 
 std::string BenchBroker::Topic(const std::string& slashed) const {
   return kafka ? absl::StrReplaceAll(slashed, {{"/", "."}}) : slashed;
@@ -15,7 +15,8 @@ std::string BenchBroker::Topic(const std::string& slashed) const {
 absl::StatusOr<BenchBroker> StartBroker(const std::string& kind, const std::string& dir) {
   BenchBroker b;
   if (kind == "mqtt") {
-    absl::StatusOr<std::unique_ptr<stream::MosquittoBroker>> m = stream::MosquittoBroker::Start(dir + "/mosquitto");
+    absl::StatusOr<std::unique_ptr<stream::MosquittoBroker>> m =
+        stream::MosquittoBroker::Start(dir + "/mosquitto");
     if (!m.ok()) return m.status();
     b.mosquitto = std::move(*m);
     b.base = absl::StrCat("mqtt://127.0.0.1:", b.mosquitto->port(), "/");
@@ -48,4 +49,4 @@ absl::Status WarmUp(stream::Publisher& pub, const std::function<int64_t()>& rece
   return absl::DeadlineExceededError("subscriber received nothing within 30 s");
 }
 
-}  // namespace mliot::cli
+}  // namespace mliot::bench

@@ -38,9 +38,9 @@ Every model sits in a Pipeline behind SimpleImputer(strategy='mean'), so CSV dat
 missing values (empty, '?', NA, NaN, null, none - the same tokens mliot's CSV reader
 accepts) work.  No scaling is added: the stock defaults are what is being measured.
 
-Threads: before numpy is imported, OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and
-MKL_NUM_THREADS are set to --threads (default: the number of usable cores, 2 on the
-benchmark machine), and n_jobs=--threads is passed to the models that take it
+Threads: before numpy is imported, peerlib.threads sets OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS and MKL_NUM_THREADS to --threads (default: the number of usable cores, 2 on
+the benchmark machine), and n_jobs=--threads is passed to the models that take it
 (KNeighborsClassifier, RandomForestClassifier, XGBClassifier).  The others run their BLAS
 with that many threads.  Members are fit one after another.  The JSON reports the
 value as "threads" and "n_jobs".  OMP_WAIT_POLICY defaults to PASSIVE (a value the
@@ -59,24 +59,26 @@ Data
 
 Output
 ------
-Progress (including the elapsed time after each model) goes to stderr.  With --json the
-last stdout line is one JSON object; without it a short human summary is printed.
+Progress (including the elapsed time after each model) goes to stderr (peerlib.log).  With
+--json the last stdout line is one JSON object (peerlib.emit); without it a short human
+summary is printed.
 --max-seconds is a soft budget: it is not enforced, but going over it is reported on
 stderr and as "over_budget" in the JSON.
 
+Data loading, threads, progress and the JSON line come from bench/peers/peerlib.py, which
+Python finds next to this script.
+
 Run it with Debian's /usr/bin/python3 (it has scikit-learn and xgboost), e.g.
-  /usr/bin/python3 bench/peer_sklearn.py --data fashion-mnist:train:10000 \
+  /usr/bin/python3 bench/peers/sklearn_peer.py --data fashion-mnist:train:10000 \
       --test fashion-mnist:test --mode ensemble --json
 """
 
 import argparse
-import csv
-import gzip
-import json
 import os
-import struct
 import sys
 import time
+
+import peerlib
 
 
 def usable_cores():
@@ -114,9 +116,7 @@ def parse_args(argv):
 
 ARGS = parse_args(sys.argv[1:])
 # Thread counts must be in the environment before numpy/BLAS is loaded.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(ARGS.threads)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+peerlib.threads(ARGS.threads)
 
 import warnings  # noqa: E402
 
@@ -136,120 +136,9 @@ from sklearn.svm import SVC, LinearSVC  # noqa: E402
 # Default settings are the point; their convergence warnings (MLP, LinearSVC) are noise.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
-T0 = time.perf_counter()
-
-
-def log(msg):
-    print(f"[peer {time.perf_counter() - T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- data loading
-
-def fashion_dir():
-    return os.environ.get("MLIOT_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
-
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    return arr.reshape(dims)
-
-
-def find_file(directory, stem):
-    for name in (stem + ".gz", stem):
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError(f"{os.path.join(directory, stem)}[.gz] not found")
-
-
-def load_fashion(split, n):
-    stem = "train" if split == "train" else "t10k"
-    d = fashion_dir()
-    images = read_idx(find_file(d, f"{stem}-images-idx3-ubyte"))
-    labels = read_idx(find_file(d, f"{stem}-labels-idx1-ubyte"))
-    if n is not None:
-        images, labels = images[:n], labels[:n]
-    x = images.reshape(len(images), -1).astype(np.float64) / 255.0
-    return x, labels.astype(np.int64)
-
-
-MISSING = {"", "?", "na", "nan", "null", "none"}
-
-
-def load_csv(path, label):
-    with open(path, newline="") as f:
-        reader = csv.reader(f, skipinitialspace=True)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ValueError(f"{path}: empty file")
-        if label not in header:
-            raise ValueError(f"{path}: no label column '{label}' in header (columns: {header})")
-        li = header.index(label)
-        rows, labels = [], []
-        for lineno, fields in enumerate(reader, start=2):
-            if not fields:
-                continue
-            if len(fields) != len(header):
-                raise ValueError(f"{path}:{lineno}: expected {len(header)} fields, got {len(fields)}")
-            row = []
-            for i, v in enumerate(fields):
-                v = v.strip()
-                if i == li:
-                    if not v:
-                        raise ValueError(f"{path}:{lineno}: empty label")
-                    labels.append(v)
-                elif v.lower() in MISSING:
-                    row.append(np.nan)
-                else:
-                    try:
-                        row.append(float(v))
-                    except ValueError:
-                        raise ValueError(f"{path}:{lineno}: column '{header[i]}': "
-                                         f"non-numeric value '{v}'")
-            rows.append(row)
-    if not rows:
-        raise ValueError(f"{path}: no data rows after the header")
-    return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=object)
-
-
-def load(spec, label, want_split):
-    if spec.startswith("csv:"):
-        return load_csv(spec[4:], label)
-    parts = spec.split(":")
-    if parts[0] == "fashion-mnist" and len(parts) in (2, 3) and parts[1] in ("train", "test"):
-        n = None
-        if len(parts) == 3:
-            if not parts[2].isdigit() or int(parts[2]) == 0:
-                raise ValueError(f"data spec '{spec}': N must be a positive integer")
-            n = int(parts[2])
-        if parts[1] != want_split:
-            log(f"note: {spec} used as {want_split} data")
-        return load_fashion(parts[1], n)
-    raise ValueError(f"data spec '{spec}': expected fashion-mnist:train[:N], "
-                     "fashion-mnist:test[:N] or csv:PATH")
-
-
-def encode_labels(y_train, y_test):
-    """Maps class names to 0..K-1 (numeric order when all parse as numbers, as mliot does).
-
-    Test labels never seen in training become -1, which no model predicts (counted wrong)."""
-    names = sorted(set(y_train.tolist()))
-    try:
-        names = sorted(names, key=float)
-    except (TypeError, ValueError):
-        pass
-    index = {n: i for i, n in enumerate(names)}
-    ytr = np.array([index[v] for v in y_train.tolist()], dtype=np.int64)
-    yte = np.array([index.get(v, -1) for v in y_test.tolist()], dtype=np.int64)
-    return ytr, yte, names
+# Elapsed times (progress lines, "wall_s") count from here: the imports above are not timed.
+peerlib.reset_clock()
+log = peerlib.log
 
 
 # ---------------------------------------------------------------- models
@@ -293,7 +182,7 @@ def fit_timed(kind, model, x, y, budget):
     t = time.perf_counter()
     model.fit(x, y)
     dt = time.perf_counter() - t
-    elapsed = time.perf_counter() - T0
+    elapsed = peerlib.elapsed()
     log(f"{kind:7s} fit {dt:8.2f}s   (elapsed {elapsed:.1f}s)")
     if budget > 0 and elapsed > budget:
         log(f"warning: over the soft budget of {budget:g}s")
@@ -395,14 +284,14 @@ def run_best_single(x_train, y_train, x_test, y_test):
 
 
 def main():
-    x_train, y_train_raw = load(ARGS.data, ARGS.label, "train")
-    x_test, y_test_raw = load(ARGS.test, ARGS.label, "test")
+    x_train, y_train_raw = peerlib.load_spec(ARGS.data, ARGS.label, "train", log)
+    x_test, y_test_raw = peerlib.load_spec(ARGS.test, ARGS.label, "test", log)
     if x_train.shape[1] != x_test.shape[1]:
-        raise SystemExit(f"peer_sklearn: train has {x_train.shape[1]} features, "
+        raise SystemExit(f"sklearn_peer: train has {x_train.shape[1]} features, "
                          f"test has {x_test.shape[1]}")
-    y_train, y_test, names = encode_labels(y_train_raw, y_test_raw)
+    y_train, y_test, names = peerlib.encode_labels(y_train_raw, y_test_raw)
     if len(names) < 2:
-        raise SystemExit("peer_sklearn: training data need at least two classes")
+        raise SystemExit("sklearn_peer: training data need at least two classes")
     log(f"data: train {x_train.shape}, test {x_test.shape}, {len(names)} classes, "
         f"threads {ARGS.threads}")
 
@@ -411,7 +300,7 @@ def main():
     else:
         result = run_best_single(x_train, y_train, x_test, y_test)
 
-    total = time.perf_counter() - T0
+    total = peerlib.elapsed()
     report = {
         "peer": f"scikit-learn {sklearn.__version__} + xgboost {xgboost.__version__}",
         "train_rows": int(len(x_train)),
@@ -425,7 +314,7 @@ def main():
     }
     report.update(result)
     if ARGS.json:
-        print(json.dumps(report), flush=True)
+        peerlib.emit(report)
     else:
         if result["mode"] == "ensemble":
             print(f"{report['peer']}: ensemble accuracy {result['accuracy']:.4f}, "
@@ -446,5 +335,5 @@ if __name__ == "__main__":
     try:
         main()
     except (ValueError, OSError) as e:
-        print(f"peer_sklearn: {e}", file=sys.stderr)
+        print(f"sklearn_peer: {e}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,32 @@
+// Starting child processes: this binary again (benchmark workers, simulated
+// nodes, device simulators) or any program, with its stdio redirected.
+#ifndef MLIOT_COMMON_PROCESS_H_
+#define MLIOT_COMMON_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mliot {
+
+// The running binary's path (/proc/self/exe); "mliot" when unknown.
+std::string SelfExe();
+
+struct SpawnOptions {
+  std::vector<std::string> args;  // args[0] is the program (a path)
+  int stdin_fd = -1;              // >= 0: the child's stdin
+  int stdout_fd = -1;             // >= 0: the child's stdout
+  std::string stdout_path;        // else, when set: stdout to this file (truncated)
+  std::string stderr_path;        // when set: stderr to this file (truncated)
+  int nice = 0;                   // > 0: started under `nice -n NICE`
+};
+
+// Starts the process; its pid. Errors name the program.
+absl::StatusOr<pid_t> Spawn(SpawnOptions options);
+
+}  // namespace mliot
+
+#endif  // MLIOT_COMMON_PROCESS_H_
