@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -24,6 +25,8 @@
 #include "serve/serving_service.h"
 #include "stream/infer_topic.h"
 #include "stream/stream_task.h"
+#include "testbed/delay_proxy.h"
+#include "testbed/testbed.h"
 #include "train/task_spec.h"
 #include "train/train_worker.h"
 
@@ -75,6 +78,7 @@ struct WorkerArgs {
   std::string listen = "127.0.0.1:0";
   TlsOptions tls;
   int threads = 0;
+  double added_rtt_ms = 0;
 };
 
 int RunWorker(WorkerArgs& a) {
@@ -124,7 +128,16 @@ int RunWorker(WorkerArgs& a) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return Fail(absl::UnavailableError(absl::StrCat("cannot listen on ", a.listen)));
-  const std::string address = absl::StrCat(a.listen.substr(0, a.listen.rfind(':')), ":", port);
+  const std::string host = a.listen.substr(0, a.listen.rfind(':'));
+  std::string address = absl::StrCat(host, ":", port);
+  // On an emulated testbed device, clients reach the worker through a delay.
+  std::unique_ptr<DelayProxy> proxy;
+  if (a.added_rtt_ms > 0) {
+    absl::StatusOr<std::unique_ptr<DelayProxy>> started = DelayProxy::Start(address, a.added_rtt_ms, host);
+    if (!started.ok()) return Fail(started.status());
+    proxy = std::move(*started);
+    address = proxy->address();
+  }
   if (absl::Status s = WriteFileAtomically(a.task_dir + "/serve.addr", address); !s.ok()) return Fail(s);
   std::fprintf(stderr, "serving %s version %lld on %s\n", spec->name.c_str(),
                static_cast<long long>(service.version()), address.c_str());
@@ -150,6 +163,7 @@ int RunWorker(WorkerArgs& a) {
   }
   WaitForStop();
   if (infer) infer->Stop();
+  if (proxy) proxy->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   service.Stop();
   return 0;
@@ -162,17 +176,42 @@ struct UpArgs {
   double demo_budget_s = 60;
   std::string benchmark = "quick";
   TlsOptions tls;
+  std::string testbed;
 };
+
+// `mliot up --testbed FILE`: the coordinator here, one node process per
+// device of the file (testbed/testbed.h).
+int RunUpTestbed(UpArgs& a, Coordinator& coordinator, const Testbed& testbed) {
+  std::fprintf(stderr, "mliot up: coordinator %s, testbed %s (%zu devices), state in %s; Ctrl-C stops all\n",
+               coordinator.address().c_str(), a.testbed.c_str(), testbed.devices.size(), a.data_dir.c_str());
+  TestbedRunOptions o;
+  o.coordinator = coordinator.address();
+  o.data_dir = a.data_dir + "/testbed";
+  o.self_exe = SelfExe();
+  o.benchmark = a.benchmark;
+  absl::Status s = RunTestbed(testbed, o, StopOnSignal());
+  coordinator.Shutdown();
+  return s.ok() ? 0 : Fail(s);
+}
 
 int RunUp(UpArgs& a) {
   const std::atomic<bool>& stop = StopOnSignal();
   if (absl::Status s = CheckPlaintextBind(a.listen, a.tls, "mliot up"); !s.ok()) return Fail(s);
+  std::optional<Testbed> testbed;
+  if (!a.testbed.empty()) {
+    if (a.demo) return Fail(absl::InvalidArgumentError("--testbed and --demo: give one of them"));
+    if (a.tls.enabled()) return Fail(absl::InvalidArgumentError("--testbed runs on loopback without TLS"));
+    absl::StatusOr<Testbed> loaded = LoadTestbed(a.testbed);
+    if (!loaded.ok()) return Fail(loaded.status());
+    testbed = std::move(*loaded);
+  }
   CoordinatorOptions co;
   co.listen = a.listen;
   co.data_dir = a.data_dir + "/coordinator";
   co.tls = a.tls;
   Coordinator coordinator(co);
   if (absl::Status s = coordinator.Start(); !s.ok()) return Fail(s);
+  if (testbed.has_value()) return RunUpTestbed(a, coordinator, *testbed);
   AgentOptions ao;
   ao.coordinator = coordinator.address();
   ao.data_dir = a.data_dir + "/node";
@@ -228,6 +267,9 @@ Runner AddServerCommands(CLI::App& app) {
   n->add_option("--benchmark", node->options.benchmark, "device benchmark: quick | full")->capture_default_str();
   n->add_option("--worker-cpus", node->options.worker_cpus, "CPU limit per worker (default: the node's cores)");
   n->add_option("--worker-memory-mb", node->options.worker_memory_mb, "memory limit per worker (default: none)");
+  n->add_option("--added-rtt-ms", node->options.added_rtt_ms,
+                "emulated network: a proxy adds this round-trip time in front of the node's and its workers' ports");
+  n->add_option("--cgroup-prefix", node->options.cgroup_prefix, "control group its workers go under (default: mliot-NAME)");
   AddTlsFlags(n, &node->options.tls, true);
 
   auto worker = std::make_shared<WorkerArgs>();
@@ -236,6 +278,7 @@ Runner AddServerCommands(CLI::App& app) {
   w->add_option("--task-dir", worker->task_dir, "the task's directory on the node")->required();
   w->add_option("--listen", worker->listen, "serve: address (port 0: any)")->capture_default_str();
   w->add_option("--threads", worker->threads, "train: parallel trials (0: cores)");
+  w->add_option("--added-rtt-ms", worker->added_rtt_ms, "serve: a delaying proxy in front of the port (testbed)");
   AddTlsFlags(w, &worker->tls, true);
 
   auto up = std::make_shared<UpArgs>();
@@ -245,6 +288,9 @@ Runner AddServerCommands(CLI::App& app) {
   u->add_flag("--demo", up->demo, "submit the Fashion-MNIST demo task, stream the test set, give feedback");
   u->add_option("--demo-budget-s", up->demo_budget_s, "training budget of the demo task")->capture_default_str();
   u->add_option("--benchmark", up->benchmark, "device benchmark: quick | full")->capture_default_str();
+  u->add_option("--testbed", up->testbed,
+                "an emulated testbed instead of the local node: one node process per device of FILE.yaml, under "
+                "cgroup limits, behind an added RTT (docs/TESTBED.md)");
   AddTlsFlags(u, &up->tls, true);
 
   return [&app, coordinator, node, worker, up]() -> int {

@@ -59,7 +59,7 @@ absl::Status NodeAgent::Start() {
   if (o_.name.empty()) return absl::InvalidArgumentError("--name is required");
   if (o_.coordinator.empty()) return absl::InvalidArgumentError("--coordinator is required");
   fs::create_directories(o_.data_dir + "/tasks");
-  limiter_ = ResourceLimiter::Detect(absl::StrCat("mliot-", o_.name));
+  limiter_ = ResourceLimiter::Detect(o_.cgroup_prefix.empty() ? absl::StrCat("mliot-", o_.name) : o_.cgroup_prefix);
   supervisor_ = std::make_unique<Supervisor>(limiter_.get());
   const HostMetrics host = sampler_.Sample();
   info_.set_name(o_.name);
@@ -98,6 +98,12 @@ absl::Status NodeAgent::Start() {
   }
   const std::string host_part = o_.listen.substr(0, o_.listen.rfind(':'));
   address_ = absl::StrCat(host_part, ":", port);
+  if (o_.added_rtt_ms > 0) {
+    MLIOT_ASSIGN_OR_RETURN(proxy_, DelayProxy::Start(address_, o_.added_rtt_ms, host_part));
+    Log(o_.name, absl::StrCat("emulated network: ", o_.added_rtt_ms, " ms added to every round trip (", proxy_->address(),
+                              " -> ", address_, ")"));
+    address_ = proxy_->address();
+  }
   info_.set_address(address_);
   MLIOT_ASSIGN_OR_RETURN(channel_, MakeChannel(o_.coordinator, o_.tls, CoordinatorChannelArguments()));
   coordinator_ = v1::Coordinator::NewStub(channel_);
@@ -217,6 +223,7 @@ void NodeAgent::Drive(TaskRun& run) {
     const std::string host = o_.listen.substr(0, o_.listen.rfind(':'));
     std::vector<std::string> argv = {o_.self_exe, "worker", "serve", "--task-dir", run.dir,
                                      "--listen", host + ":0"};
+    if (o_.added_rtt_ms > 0) argv.insert(argv.end(), {"--added-rtt-ms", absl::StrCat(o_.added_rtt_ms)});
     argv.insert(argv.end(), tls_args.begin(), tls_args.end());
     WorkerSpec w{serve_id, argv, run.dir + "/serve.log", Limits{cpus, o_.worker_memory_mb}};
     std::error_code ec;

@@ -29,6 +29,7 @@
 #include "node/metrics.h"
 #include "node/resource_limits.h"
 #include "node/supervisor.h"
+#include "testbed/delay_proxy.h"
 
 namespace mliot {
 
@@ -48,6 +49,12 @@ struct AgentOptions {
   double worker_cpus = 0;    // per-worker CPU limit (0: the declared cores)
   int64_t worker_memory_mb = 0;  // per-worker memory limit (0: none)
   int heartbeat_ms = 1000;
+  // The emulated testbed (testbed/testbed.h): a delaying proxy in front of
+  // every port this node and its serving workers listen on (0: none), and
+  // the control-group prefix its workers' groups go under (default
+  // "mliot-NAME"; the testbed nests them in the node's own group).
+  double added_rtt_ms = 0;
+  std::string cgroup_prefix;
 };
 
 class NodeAgent {
@@ -85,6 +92,7 @@ class NodeAgent {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<DelayProxy> proxy_;  // with added_rtt_ms
   std::unique_ptr<grpc::Service> node_service_;
   MetricsSampler sampler_;
   std::map<std::string, TaskRun> tasks_;
