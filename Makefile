@@ -55,6 +55,7 @@ bench-quick: build
 	  echo "== bench $$b --quick"; \
 	  OPENBLAS_NUM_THREADS=1 $(BUILD_DIR)/mliot bench $$b --quick --json; \
 	done
+	OPENBLAS_NUM_THREADS=1 $(BUILD_DIR)/mliot bench paper --experiment all --quick --out $(BUILD_DIR)/paper-quick --json
 	@if [ -d "$(SHARED_DATA)/dcase2016-task2" ]; then \
 	  $(BUILD_DIR)/mliot bench iot --quick --data-dir $(SHARED_DATA) --json; \
 	else echo "bench iot: skipped ($(SHARED_DATA) not here)"; fi

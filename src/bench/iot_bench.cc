@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bench/iot_data.h"
 #include "bench/kit.h"
 #include "common/status_util.h"
 #include "common/stats.h"
@@ -31,54 +32,6 @@ namespace {
 void Say(const std::string& line) {
   std::fprintf(stderr, "bench iot: %s\n", line.c_str());
   std::fflush(stderr);
-}
-
-// DCASE split by clip: every fourth clip of a class (in name order) is a test clip.
-absl::Status SplitDcase(const std::string& src, const std::string& train, const std::string& test) {
-  std::error_code ec;
-  for (const fs::directory_entry& cls : fs::directory_iterator(src, ec)) {
-    if (!cls.is_directory()) continue;
-    std::vector<fs::path> clips;
-    for (const fs::directory_entry& c : fs::directory_iterator(cls.path())) {
-      if (c.is_regular_file()) clips.push_back(c.path());
-    }
-    std::sort(clips.begin(), clips.end());
-    const std::string name = cls.path().filename().string();
-    fs::create_directories(train + "/" + name);
-    fs::create_directories(test + "/" + name);
-    for (size_t i = 0; i < clips.size(); ++i) {
-      fs::create_symlink(fs::absolute(clips[i]),
-                         ((i % 4 == 3) ? test : train) + "/" + name + "/" + clips[i].filename().string());
-    }
-  }
-  return ec ? absl::UnavailableError(absl::StrCat(src, ": ", ec.message())) : absl::OkStatus();
-}
-
-// sp-sw-har split by subject: s01-s16 train, s17-s23 test.
-absl::Status SplitHar(const std::string& src, const std::string& train, const std::string& test) {
-  fs::create_directories(train);
-  fs::create_directories(test);
-  std::error_code ec;
-  for (const fs::directory_entry& s : fs::directory_iterator(src + "/DATA", ec)) {
-    const std::string name = s.path().filename().string();
-    if (!s.is_directory() || name.size() != 3 || name[0] != 's') continue;
-    const int subject = std::atoi(name.c_str() + 1);
-    fs::create_symlink(fs::absolute(s.path()), (subject <= 16 ? train : test) + "/" + name);
-  }
-  return ec ? absl::UnavailableError(absl::StrCat(src, ": ", ec.message())) : absl::OkStatus();
-}
-
-// Rows as the peers read them: PREFIX.x (float32, rows x cols), PREFIX.y
-// (one class name per line), PREFIX.json (rows, cols, shape).
-absl::Status WriteRows(const Dataset& d, const std::string& prefix) {
-  std::ofstream x(prefix + ".x", std::ios::binary);
-  x.write(reinterpret_cast<const char*>(d.features.data()), static_cast<std::streamsize>(d.features.size() * 4));
-  std::ofstream y(prefix + ".y");
-  for (int32_t l : d.labels) y << (l >= 0 ? d.class_names[l] : "") << "\n";
-  nlohmann::json meta = {{"rows", d.rows}, {"cols", d.cols}};
-  if (d.shape) meta["shape"] = {d.shape->height, d.shape->width};
-  std::ofstream(prefix + ".json") << meta.dump();
-  return x && y ? absl::OkStatus() : absl::UnavailableError(absl::StrCat(prefix, ": cannot write"));
 }
 
 struct System {
@@ -120,21 +73,6 @@ absl::StatusOr<nlohmann::json> RunMliot(const std::string& dataset, const System
   return nlohmann::json{{"dataset", dataset}, {"system", system.name},   {"accuracy", e.accuracy},
                         {"latency_ms_p50", e.p50_ms}, {"train_s", train_s}, {"test_rows", e.n},
                         {"train_rows", raw.data.rows}, {"members", members}};
-}
-
-// Room background: white and brown noise at a random level (seeded).
-Signal RoomNoise(double seconds, double rate, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> level(0.002, 0.02);
-  std::normal_distribution<double> white(0, 1);
-  const double w = level(rng), b = level(rng);
-  Signal s;
-  s.sample_rate = rate;
-  double brown = 0;
-  for (int64_t i = 0; i < static_cast<int64_t>(seconds * rate); ++i) {
-    brown = 0.995 * brown + 0.05 * white(rng);
-    s.samples.push_back(static_cast<float>(w * white(rng) + b * brown));
-  }
-  return s;
 }
 
 // Two-stage serving on real audio (paper §4.2.2): DCASE's training clips

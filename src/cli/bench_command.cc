@@ -4,10 +4,12 @@
 #include <memory>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
 #include "bench/engine_bench.h"
 #include "bench/features_bench.h"
 #include "bench/iot_bench.h"
 #include "bench/kit.h"
+#include "bench/paper_bench.h"
 #include "bench/scheduler_bench.h"
 #include "cli/bench_flags.h"
 #include "cli/cli_util.h"
@@ -160,6 +162,32 @@ Runner AddScheduler(CLI::App* bench) {
   };
 }
 
+struct PaperArgs {
+  bench::PaperBenchOptions options;
+  BenchFlags flags;
+};
+
+Runner AddPaper(CLI::App* bench) {
+  auto a = std::make_shared<PaperArgs>();
+  bench::PaperBenchOptions& o = a->options;
+  CLI::App* cmd = bench->add_subcommand(
+      "paper", "the MLIoT paper's evaluation, figure by figure, with its claims");
+  a->flags.Add(cmd, "image data only, small sizes and budgets", [a] { a->options.quick = true; });
+  std::vector<std::string> names = bench::PaperExperiments();
+  names.push_back("all");
+  cmd->add_option("--experiment", o.experiment, "NAME: " + absl::StrJoin(names, " "))->required();
+  cmd->add_option("--out", o.out_dir, "NAME.json and NAME.png go here")->capture_default_str();
+  cmd->add_option("--data-dir", o.data_dir, "holds dcase2016-task2/ and sp-sw-har/")
+      ->capture_default_str();
+  cmd->add_option("--work-dir", o.work_dir, "splits and bundles (default: temporary)");
+  cmd->add_option("--source-dir", o.source_dir,
+                  "mliot source tree (for bench/peers/plot_paper.py)");
+  return [a, cmd]() -> int {
+    if (!cmd->parsed()) return -1;
+    return PrintBenchReport(bench::RunPaperBench(a->options), a->flags);
+  };
+}
+
 Runner AddList(CLI::App* bench) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = bench->add_subcommand("list", "every benchmark: what it measures, its targets");
@@ -183,7 +211,7 @@ Runner AddBenchCommand(CLI::App& app) {
       "bench", "benchmarks (bench list: every one, what it measures, its targets)");
   bench->require_subcommand(1);
   std::vector<Runner> runners = {AddEngine(bench), AddFeatures(bench), AddIot(bench),
-                                 AddScheduler(bench)};
+                                 AddPaper(bench), AddScheduler(bench)};
   for (Runner& r : AddDataPathBenchCommands(bench)) runners.push_back(std::move(r));
   runners.push_back(AddList(bench));
   return [runners]() -> int {

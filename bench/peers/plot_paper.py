@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Draws one experiment of `mliot bench paper` from its JSON: plot_paper.py DATA.json OUT.png
+
+Prints {"figure": OUT.png} as its last line (the kit's peer runner reads it).
+Needs python3-matplotlib (scripts/install-deps --peers).
+"""
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import peerlib  # noqa: E402
+
+CONFIG_STYLE = {"baseline": ("tab:gray", "o"), "dr": ("tab:blue", "s"), "hpo": ("tab:orange", "^"),
+                "dr+hpo": ("tab:green", "D")}
+
+
+def fig5(report, out):
+    points = report["points"]
+    types = [t for t in ("image", "audio", "sensor") if any(p["type"] == t for p in points)]
+    metrics = [("train_s", "training time (s)"), ("accuracy", "accuracy"), ("latency_ms", "predict p50 (ms)")]
+    fig, axes = plt.subplots(len(metrics), len(types), figsize=(4 * len(types), 8), squeeze=False)
+    for col, t in enumerate(types):
+        for row, (key, label) in enumerate(metrics):
+            ax = axes[row][col]
+            for cfg, (color, marker) in CONFIG_STYLE.items():
+                series = sorted((p["rows"], p[key]) for p in points if p["type"] == t and p["config"] == cfg)
+                if series:
+                    ax.plot([x for x, _ in series], [y for _, y in series], color=color, marker=marker, label=cfg)
+            if row == 0:
+                ax.set_title(t)
+            if row == len(metrics) - 1:
+                ax.set_xlabel("training rows")
+            if col == 0:
+                ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Fig. 5: dimensionality reduction x HPO (mliot)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+PLOTS = {"fig5": fig5}
+
+
+def main():
+    if len(sys.argv) != 3:
+        raise SystemExit("usage: plot_paper.py DATA.json OUT.png")
+    with open(sys.argv[1]) as f:
+        report = json.load(f)
+    name = report.get("experiment")
+    if name not in PLOTS:
+        raise SystemExit(f"plot_paper: no plot for experiment '{name}'")
+    PLOTS[name](report, sys.argv[2])
+    peerlib.emit({"figure": sys.argv[2]})
+
+
+if __name__ == "__main__":
+    main()

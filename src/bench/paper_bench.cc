@@ -1,0 +1,248 @@
+#include "bench/paper_bench.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "bench/iot_data.h"
+#include "bench/kit.h"
+#include "common/grpc_util.h"
+#include "common/status_util.h"
+#include "ml/hpo/strategy.h"
+#include "serve/evaluate.h"
+#include "serve/servable.h"
+#include "train/trainer.h"
+
+namespace mliot::bench {
+namespace fs = std::filesystem;
+namespace {
+
+using nlohmann::json;
+
+void Say(const std::string& line) { Progress("paper", line); }
+
+struct Context {
+  const PaperBenchOptions& options;
+  std::string work;                             // scratch space of this run
+  std::map<std::string, FeaturizedSplit> data;  // loaded once per run
+
+  absl::StatusOr<const FeaturizedSplit*> Data(const std::string& type) {
+    if (auto it = data.find(type); it != data.end()) return &it->second;
+    Say(absl::StrCat("loading ", type, " data"));
+    MLIOT_ASSIGN_OR_RETURN(FeaturizedSplit split,
+                           LoadFeaturizedSplit(type, options.data_dir, work + "/data"));
+    return &data.emplace(type, std::move(split)).first->second;
+  }
+};
+
+json Claim(const std::string& claim, json paper, json mliot, bool held) {
+  return {
+      {"claim", claim}, {"paper", std::move(paper)}, {"mliot", std::move(mliot)}, {"held", held}};
+}
+
+// `n` rows of `data` drawn at random (seeded), every class kept in proportion.
+Dataset Sample(const Dataset& data, int64_t n, uint64_t seed) {
+  std::vector<int64_t> idx(static_cast<size_t>(data.rows));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::shuffle(idx.begin(), idx.end(), std::mt19937_64(seed));
+  idx.resize(static_cast<size_t>(std::min(n, data.rows)));
+  std::sort(idx.begin(), idx.end());
+  return data.Subset(idx);
+}
+
+// ------------------------------------------------------------------ fig5
+
+// One training of fig5: a configuration at a training size.
+struct Fig5Config {
+  std::string name;    // baseline | dr | hpo | dr+hpo
+  std::string reduce;  // none | pca:32
+  int max_trials;      // 1: each kind once, at its defaults (no HPO)
+};
+
+absl::StatusOr<json> Fig5Point(Context& c, const FeaturizedSplit& d, const Fig5Config& cfg,
+                               int64_t rows, double budget_s) {
+  const Dataset train = Sample(d.train, rows, 7);
+  const Dataset test = Sample(d.test, c.options.quick ? 300 : 1000, 11);
+  TrainOptions t;
+  t.budget_s = budget_s;
+  t.reduce = cfg.reduce;
+  t.hpo = "bayes";
+  t.max_trials = cfg.max_trials;
+  t.out_dir = absl::StrCat(c.work, "/fig5-", d.type, "-", rows, "-",
+                           cfg.name == "dr+hpo" ? "both" : cfg.name);
+  Trainer trainer(BuiltinModels(), BuiltinStrategies());
+  MLIOT_ASSIGN_OR_RETURN(TrainReport report, trainer.Train(train, t));
+  MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Servable> servable, Servable::Load(t.out_dir));
+  MLIOT_ASSIGN_OR_RETURN(Evaluation e, Evaluate(*servable, test));
+  fs::remove_all(t.out_dir);
+  Say(absl::StrFormat(
+      "fig5 %s %d rows %s: train %.1f s, accuracy %.3f, p50 %.3f ms (%d trials, reduce %s)", d.type,
+      rows, cfg.name, report.elapsed_s, e.accuracy, e.p50_ms, report.trials, report.reduce));
+  return json{{"type", d.type},          {"rows", train.rows},
+              {"config", cfg.name},      {"train_s", report.elapsed_s},
+              {"accuracy", e.accuracy},  {"latency_ms", e.p50_ms},
+              {"trials", report.trials}, {"reduce", report.reduce}};
+}
+
+absl::StatusOr<json> Fig5(Context& c) {
+  const std::vector<Fig5Config> configs = {
+      {"baseline", "none", 1}, {"dr", "pca:32", 1}, {"hpo", "none", 10}, {"dr+hpo", "pca:32", 10}};
+  const std::vector<std::string> types = c.options.quick
+                                             ? std::vector<std::string>{"image"}
+                                             : std::vector<std::string>{"image", "audio", "sensor"};
+  const double budget_s = c.options.quick ? 4 : 30;
+  json points = json::array();
+  for (const std::string& type : types) {
+    MLIOT_ASSIGN_OR_RETURN(const FeaturizedSplit* d, c.Data(type));
+    // The paper's 200-800 rows; DCASE has 224 training windows in all.
+    std::vector<int64_t> sizes =
+        c.options.quick ? std::vector<int64_t>{200} : std::vector<int64_t>{200, 400, 800};
+    for (int64_t& n : sizes) n = std::min(n, d->train.rows);
+    sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+    for (int64_t rows : sizes) {
+      for (const Fig5Config& cfg : configs) {
+        MLIOT_ASSIGN_OR_RETURN(json p, Fig5Point(c, *d, cfg, rows, budget_s));
+        points.push_back(std::move(p));
+      }
+    }
+  }
+  // The claims, over every (type, size): how often each held.
+  auto at = [&](const std::string& type, int64_t rows, const std::string& cfg) -> const json* {
+    for (const json& p : points) {
+      if (p["type"] == type && p["rows"] == rows && p["config"] == cfg) return &p;
+    }
+    return nullptr;
+  };
+  int cells = 0, both_faster = 0, both_more_accurate = 0, both_not_slower_serving = 0,
+      dr_faster = 0, hpo_more_accurate = 0;
+  for (const json& p : points) {
+    if (p["config"] != "baseline") continue;
+    const json* dr = at(p["type"], p["rows"], "dr");
+    const json* hpo = at(p["type"], p["rows"], "hpo");
+    const json* both = at(p["type"], p["rows"], "dr+hpo");
+    if (dr == nullptr || hpo == nullptr || both == nullptr) continue;
+    ++cells;
+    both_faster += (*both)["train_s"].get<double>() < p["train_s"].get<double>();
+    both_more_accurate += (*both)["accuracy"].get<double>() >= p["accuracy"].get<double>();
+    both_not_slower_serving += (*both)["latency_ms"].get<double>() <= p["latency_ms"].get<double>();
+    dr_faster += (*dr)["train_s"].get<double>() < p["train_s"].get<double>();
+    hpo_more_accurate += (*hpo)["accuracy"].get<double>() >= p["accuracy"].get<double>();
+  }
+  auto share = [&](int n) { return absl::StrCat(n, " of ", cells, " data type x size cells"); };
+  auto most = [&](int n) { return cells > 0 && 2 * n > cells; };
+  json claims = json::array({
+      Claim("DR and HPO together train faster than the baseline",
+            "lower training time across the board", share(both_faster), most(both_faster)),
+      Claim("DR and HPO together are at least as accurate as the baseline",
+            "higher accuracy across the board", share(both_more_accurate),
+            most(both_more_accurate)),
+      Claim("DR and HPO together serve no slower than the baseline",
+            "lower serving latency across the board", share(both_not_slower_serving),
+            most(both_not_slower_serving)),
+      Claim("DR alone reduces training time", "DR-only reduces training time", share(dr_faster),
+            most(dr_faster)),
+      Claim("HPO alone gives higher accuracy", "HPO-only provides high accuracy",
+            share(hpo_more_accurate), most(hpo_more_accurate)),
+  });
+  return json{{"claims", claims},
+              {"points", points},
+              {"budget_s", budget_s},
+              {"configs",
+               {{"baseline", "reduce none, each kind once at its defaults"},
+                {"dr", "reduce pca:32, each kind once"},
+                {"hpo", "reduce none, bayes HPO, up to 10 trials per kind"},
+                {"dr+hpo", "reduce pca:32, bayes HPO, up to 10 trials per kind"}}}};
+}
+
+// ------------------------------------------------------------- the runner
+
+using Experiment = std::function<absl::StatusOr<json>(Context&)>;
+
+const std::vector<std::pair<std::string, Experiment>>& Registry() {
+  static const std::vector<std::pair<std::string, Experiment>> all = {{"fig5", Fig5}};
+  return all;
+}
+
+// Writes DIR/NAME.json and draws DIR/NAME.png.
+absl::StatusOr<json> RunOne(Context& c, const std::string& name, const Experiment& run) {
+  const auto start = std::chrono::steady_clock::now();
+  Say(absl::StrCat(name, ": running", c.options.quick ? " (quick)" : ""));
+  MLIOT_ASSIGN_OR_RETURN(json r, run(c));
+  json out = {{"experiment", name}};
+  out.update(r);
+  out["elapsed_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out["machine"] = MachineFacts();
+  out["quick"] = c.options.quick;
+  fs::create_directories(c.options.out_dir);
+  const std::string data = absl::StrCat(c.options.out_dir, "/", name, ".json");
+  const std::string png = absl::StrCat(c.options.out_dir, "/", name, ".png");
+  out["figure"] = "";
+  MLIOT_RETURN_IF_ERROR(WriteFileAtomically(data, out.dump(1)));
+  if (c.options.plot) {
+    absl::StatusOr<json> plotted = RunPeer(PeerRun{.script = "plot_paper.py",
+                                                   .args = {data, png},
+                                                   .timeout = std::chrono::seconds(120),
+                                                   .source_dir = c.options.source_dir});
+    if (plotted.ok()) {
+      out["figure"] = png;
+    } else {
+      out["figure_error"] = std::string(plotted.status().message());
+    }
+    MLIOT_RETURN_IF_ERROR(WriteFileAtomically(data, out.dump(1)));
+  }
+  for (const json& claim : out["claims"]) {
+    Say(absl::StrCat(name, ": ", claim["held"].get<bool>() ? "held" : "NOT held", ": ",
+                     claim["claim"].get<std::string>(), " (paper: ", claim["paper"].dump(),
+                     "; here: ", claim["mliot"].dump(), ")"));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> PaperExperiments() {
+  std::vector<std::string> names;
+  for (const auto& [name, run] : Registry()) names.push_back(name);
+  return names;
+}
+
+absl::StatusOr<json> RunPaperBench(const PaperBenchOptions& o) {
+  std::vector<std::pair<std::string, Experiment>> chosen;
+  for (const auto& [name, run] : Registry()) {
+    if (o.experiment == "all" || o.experiment == name) chosen.emplace_back(name, run);
+  }
+  if (chosen.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--experiment '", o.experiment, "': valid: ", absl::StrJoin(PaperExperiments(), ", "),
+        ", all (the paper's other figures are not here yet)"));
+  }
+  Context c{.options = o, .work = o.work_dir.empty() ? TempDir("paper") : o.work_dir};
+  fs::create_directories(c.work);
+  json reports = json::array();
+  absl::Status status;
+  for (const auto& [name, run] : chosen) {
+    absl::StatusOr<json> r = RunOne(c, name, run);
+    if (!r.ok()) {
+      status = Annotate(r.status(), name);
+      break;
+    }
+    reports.push_back(std::move(*r));
+  }
+  if (o.work_dir.empty()) fs::remove_all(c.work);
+  MLIOT_RETURN_IF_ERROR(status);
+  if (o.experiment != "all") return reports[0];
+  return json{{"experiments", reports}};
+}
+
+}  // namespace mliot::bench
