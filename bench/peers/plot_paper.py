@@ -43,7 +43,36 @@ def fig5(report, out):
     fig.savefig(out, dpi=110)
 
 
-PLOTS = {"fig5": fig5}
+def fig7(report, out):
+    points = report["points"]
+    types = [t for t in ("image", "audio", "sensor") if any(p["type"] == t for p in points)]
+    kinds = []
+    for p in points:
+        if p["classifier"] not in kinds:
+            kinds.append(p["classifier"])
+    fig, axes = plt.subplots(2, len(types), figsize=(4 * len(types), 6), squeeze=False)
+    for col, t in enumerate(types):
+        for row, (key, label) in enumerate([("accuracy", "accuracy"), ("latency_ms", "predict p50 (ms)")]):
+            ax = axes[row][col]
+            values = [next((p[key] for p in points if p["type"] == t and p["classifier"] == k), 0) for k in kinds]
+            colors = ["tab:green" if k == "logreg" else "tab:gray" for k in kinds]
+            ax.bar(range(len(kinds)), values, color=colors)
+            ax.set_xticks(range(len(kinds)))
+            ax.set_xticklabels(kinds, rotation=30, fontsize=8)
+            if key == "latency_ms":
+                ax.set_yscale("log")
+            if row == 0:
+                ax.set_title(f"{t} (background: {report['backgrounds'][t]['background']})", fontsize=9)
+                ax.set_ylim(min(values) - 0.05 if values else 0, 1.0)
+            if col == 0:
+                ax.set_ylabel(label)
+            ax.grid(alpha=0.3, axis="y")
+    fig.suptitle("Fig. 7: stage-1 classifiers, background vs the rest (mliot)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+PLOTS = {"fig5": fig5, "fig7": fig7}
 
 
 def main():
