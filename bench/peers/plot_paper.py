@@ -72,7 +72,26 @@ def fig7(report, out):
     fig.savefig(out, dpi=110)
 
 
-PLOTS = {"fig5": fig5, "fig7": fig7}
+def fig6(report, out):
+    v = report["versions"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [p["at_s"] for p in v]
+    ys = [p["accuracy"] for p in v]
+    ax.step(xs + [report["budget_s"]], ys + [ys[-1]], where="post", color="tab:green", label="mliot (lazy)")
+    ax.plot(xs, ys, "o", color="tab:green")
+    ax.axvline(xs[-1], color="tab:gray", linestyle="--", label="full ensemble ready (no lazy training)")
+    for p in v:
+        ax.annotate("+".join(p["members"]), (p["at_s"], p["accuracy"]), fontsize=6, rotation=20)
+    ax.set_xlabel("seconds since training started")
+    ax.set_ylabel("test accuracy of the served version")
+    ax.set_title(f"Fig. 6: lazy training ({report['type']})")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7}
 
 
 def main():
