@@ -222,7 +222,7 @@ absl::StatusOr<nlohmann::json> RunIotOnce(const IotBenchOptions& o) {
     status = WriteRows(train_rows, prefix + "-train");
     if (status.ok()) status = WriteRows(test_rows, prefix + "-test");
     if (!status.ok()) break;
-    for (const std::string& which : {"sklearn", "torch"}) {
+    for (const char* which : {"sklearn", "torch"}) {
       Say(absl::StrCat(dataset, ": peer ", which));
       PeerRun run{.script = "iot_peer.py",
                   .args = {"--train", prefix + "-train", "--test", prefix + "-test", "--dataset", dataset, "--budget-s",

@@ -79,7 +79,9 @@ TEST_F(RawSourceTest, SplitsNeverPutARecordingOnBothSides) {
     const std::vector<int> folds = StratifiedFolds(raw->data, 3, seed);
     for (int64_t r = 0; r < raw->data.rows; ++r) {
       for (int64_t q = 0; q < raw->data.rows; ++q) {
-        if (raw->data.groups[r] == raw->data.groups[q]) ASSERT_EQ(folds[r], folds[q]);
+        if (raw->data.groups[r] == raw->data.groups[q]) {
+          ASSERT_EQ(folds[r], folds[q]);
+        }
       }
     }
   }

@@ -271,12 +271,12 @@ double HitRatio(const std::string& policy, const std::string& sampler) {
   TieredCache& c = **cache;
   std::mt19937_64 rng(11);
   std::exponential_distribution<float> loss(1.0f);
-  for (int i = 0; i < 2000; ++i) c.Put(MakeSample(i));
+  for (int i = 0; i < 2000; ++i) EXPECT_TRUE(c.Put(MakeSample(i)).ok());
   for (int i = 0; i < 2000; ++i) c.ReportLoss(i, loss(rng));
   c.RefreshImportance();
   for (int epoch = 0; epoch < 5; ++epoch) {
     auto order = SampleEpoch(sampler, 2000, c.Weights(), rng);
-    for (int64_t k : *order) c.Get(k);
+    for (int64_t k : *order) EXPECT_TRUE(c.Get(k).ok());
   }
   const double ratio = c.stats().hit_ratio();
   std::filesystem::remove_all(o.dir);
