@@ -15,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "bench/iot_data.h"
 #include "bench/kit.h"
-#include "common/status_util.h"
 #include "common/stats.h"
+#include "common/status_util.h"
 #include "data/audio_file.h"
 #include "features/raw_source.h"
 #include "features/resample.h"
@@ -40,8 +40,9 @@ struct System {
   std::vector<std::string> devices;  // sensors
 };
 
-absl::StatusOr<nlohmann::json> RunMliot(const std::string& dataset, const System& system, const std::string& train,
-                                        const std::string& test, const std::string& work, const IotBenchOptions& o,
+absl::StatusOr<nlohmann::json> RunMliot(const std::string& dataset, const System& system,
+                                        const std::string& train, const std::string& test,
+                                        const std::string& work, const IotBenchOptions& o,
                                         Dataset* train_rows, Dataset* test_rows) {
   const bool audio = dataset == "dcase2016-task2";
   FeaturizerConfig f{.name = audio ? "logmel" : "sensor_stats", .devices = system.devices};
@@ -56,11 +57,13 @@ absl::StatusOr<nlohmann::json> RunMliot(const std::string& dataset, const System
   Trainer trainer(BuiltinModels(), BuiltinStrategies());
   const auto start = std::chrono::steady_clock::now();
   MLIOT_ASSIGN_OR_RETURN(TrainReport report, trainer.Train(raw.data, t));
-  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double train_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Servable> servable, Servable::Load(t.out_dir));
   RawSourceOptions test_options;
   test_options.for_training = false;
-  MLIOT_ASSIGN_OR_RETURN(RawDataset raw_test, LoadRawDataset(prefix + test, raw.featurizer, test_options));
+  MLIOT_ASSIGN_OR_RETURN(RawDataset raw_test,
+                         LoadRawDataset(prefix + test, raw.featurizer, test_options));
   if (train_rows != nullptr) {
     *train_rows = raw.data;
     *test_rows = raw_test.data;
@@ -68,10 +71,11 @@ absl::StatusOr<nlohmann::json> RunMliot(const std::string& dataset, const System
   MLIOT_ASSIGN_OR_RETURN(Evaluation e, EvaluateRaw(*servable, std::move(raw_test)));
   std::vector<std::string> members;
   for (const MemberReport& m : report.members) members.push_back(m.kind);
-  Say(absl::StrCat(dataset, " / ", system.name, ": accuracy ", e.accuracy, " (", e.n, " test rows), p50 ", e.p50_ms,
-                   " ms, members ", nlohmann::json(members).dump()));
-  return nlohmann::json{{"dataset", dataset}, {"system", system.name},   {"accuracy", e.accuracy},
-                        {"latency_ms_p50", e.p50_ms}, {"train_s", train_s}, {"test_rows", e.n},
+  Say(absl::StrCat(dataset, " / ", system.name, ": accuracy ", e.accuracy, " (", e.n,
+                   " test rows), p50 ", e.p50_ms, " ms, members ", nlohmann::json(members).dump()));
+  return nlohmann::json{{"dataset", dataset},          {"system", system.name},
+                        {"accuracy", e.accuracy},      {"latency_ms_p50", e.p50_ms},
+                        {"train_s", train_s},          {"test_rows", e.n},
                         {"train_rows", raw.data.rows}, {"members", members}};
 }
 
@@ -79,43 +83,14 @@ absl::StatusOr<nlohmann::json> RunMliot(const std::string& dataset, const System
 // plus a `background` class of room noise, trained with --background-class;
 // then a continuous stream, mostly background (4 s before each test clip),
 // windowed and predicted window by window through the serving path.
-absl::StatusOr<nlohmann::json> TwoStage(const std::string& train, const std::string& test, const std::string& work,
-                                        const IotBenchOptions& o) {
+absl::StatusOr<nlohmann::json> TwoStage(const std::string& train, const std::string& test,
+                                        const std::string& work, const IotBenchOptions& o) {
   std::mt19937_64 rng(5);
-  const std::string bg_dir = train + "/background";
-  fs::create_directories(bg_dir);
-  std::uniform_real_distribution<double> length(0.5, 3.0);
-  for (int i = 0; i < 40; ++i) {
-    MLIOT_RETURN_IF_ERROR(WriteWavFile(absl::StrCat(bg_dir, "/bg", i, ".wav"), RoomNoise(length(rng), 16000, rng)));
-  }
-  MLIOT_ASSIGN_OR_RETURN(RawDataset raw, LoadRawDataset("audio:" + train, FeaturizerConfig{.name = "logmel"}, {}));
-  fs::remove_all(bg_dir);
-  TrainOptions t;
-  t.budget_s = o.budget_s;
-  t.background_class = "background";
-  t.out_dir = work + "/bundle-two-stage";
-  t.featurizer = raw.featurizer;
-  Trainer trainer(BuiltinModels(), BuiltinStrategies());
-  MLIOT_RETURN_IF_ERROR(trainer.Train(raw.data, t).status());
-  MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Servable> servable, Servable::Load(t.out_dir));
-  // The stream: every test clip at 16 kHz after 4 s of room noise.
-  MLIOT_ASSIGN_OR_RETURN(std::vector<AudioClipFile> clips, ListAudioFolder(test));
-  Signal stream;
-  stream.sample_rate = 16000;
-  std::vector<std::string> labels;
-  const auto append = [&](const Signal& s, const std::string& label) -> absl::Status {
-    std::vector<float> mono, at16;
-    MixToMono(s.samples.data(), s.frames(), s.channels, &mono);
-    MLIOT_RETURN_IF_ERROR(Resample(mono.data(), static_cast<int64_t>(mono.size()), s.sample_rate, 16000, &at16));
-    stream.samples.insert(stream.samples.end(), at16.begin(), at16.end());
-    labels.insert(labels.end(), at16.size(), label);
-    return absl::OkStatus();
-  };
-  for (const AudioClipFile& c : clips) {
-    MLIOT_RETURN_IF_ERROR(append(RoomNoise(4.0, 16000, rng), "background"));
-    MLIOT_ASSIGN_OR_RETURN(Signal clip, ReadAudioFile(c.path));
-    MLIOT_RETURN_IF_ERROR(append(clip, c.class_name));
-  }
+  const std::string bundle = work + "/bundle-two-stage";
+  MLIOT_RETURN_IF_ERROR(TrainWithBackground(train, bundle, o.budget_s, rng));
+  MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Servable> servable, Servable::Load(bundle));
+  MLIOT_ASSIGN_OR_RETURN(LabelledStream labelled, BackgroundHeavyStream(test, 4.0, rng));
+  const Signal& stream = labelled.signal;
   const Featurizer& f = *servable->featurizer();
   std::vector<float> cert(static_cast<size_t>(servable->num_classes()));
   std::vector<double> stage1_ms, stage2_ms;
@@ -123,13 +98,11 @@ absl::StatusOr<nlohmann::json> TwoStage(const std::string& train, const std::str
   for (int64_t k = 0;; ++k) {
     const FrameRange w = f.WindowAt(k, 16000);
     if (w.end > stream.frames()) break;
-    std::map<std::string, int64_t> count;
-    for (int64_t i = w.begin; i < w.end; ++i) ++count[labels[i]];
-    const std::string truth =
-        std::max_element(count.begin(), count.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+    const std::string truth = labelled.MajorityLabel(w);
     const auto start = std::chrono::steady_clock::now();
     MLIOT_ASSIGN_OR_RETURN(Answer a, servable->PredictWindow(stream, w, cert.data()));
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     (a.stage == 1 ? stage1_ms : stage2_ms).push_back(ms);
     ++windows;
     correct += servable->class_names()[a.label] == truth;
@@ -139,21 +112,24 @@ absl::StatusOr<nlohmann::json> TwoStage(const std::string& train, const std::str
     }
   }
   const double p1 = Percentile(stage1_ms, 0.5), p2 = Percentile(stage2_ms, 0.5);
-  Say(absl::StrCat("two-stage: ", stage1_ms.size(), " of ", windows, " windows by stage 1 (", background,
-                   " background), p50 ", p1, " vs ", p2, " ms"));
-  return nlohmann::json{{"windows", windows},
-                        {"background_windows", background},
-                        {"stage1_answers", stage1_ms.size()},
-                        {"background_answered_by_stage1", background > 0 ? double(background_stage1) / background : 0},
-                        {"accuracy", windows > 0 ? double(correct) / windows : 0},
-                        {"stage1_ms_p50", p1},
-                        {"stage2_ms_p50", p2},
-                        {"mean_ms", (std::accumulate(stage1_ms.begin(), stage1_ms.end(), 0.0) +
-                                     std::accumulate(stage2_ms.begin(), stage2_ms.end(), 0.0)) /
-                                        std::max<int64_t>(1, windows)},
-                        {"stage2_only_mean_ms", stage2_ms.empty() ? 0.0
-                                                                  : std::accumulate(stage2_ms.begin(), stage2_ms.end(), 0.0) /
-                                                                        stage2_ms.size()}};
+  Say(absl::StrCat("two-stage: ", stage1_ms.size(), " of ", windows, " windows by stage 1 (",
+                   background, " background), p50 ", p1, " vs ", p2, " ms"));
+  return nlohmann::json{
+      {"windows", windows},
+      {"background_windows", background},
+      {"stage1_answers", stage1_ms.size()},
+      {"background_answered_by_stage1",
+       background > 0 ? double(background_stage1) / background : 0},
+      {"accuracy", windows > 0 ? double(correct) / windows : 0},
+      {"stage1_ms_p50", p1},
+      {"stage2_ms_p50", p2},
+      {"mean_ms", (std::accumulate(stage1_ms.begin(), stage1_ms.end(), 0.0) +
+                   std::accumulate(stage2_ms.begin(), stage2_ms.end(), 0.0)) /
+                      std::max<int64_t>(1, windows)},
+      {"stage2_only_mean_ms",
+       stage2_ms.empty()
+           ? 0.0
+           : std::accumulate(stage2_ms.begin(), stage2_ms.end(), 0.0) / stage2_ms.size()}};
 }
 
 }  // namespace
@@ -173,13 +149,15 @@ absl::StatusOr<nlohmann::json> RunIotOnce(const IotBenchOptions& o) {
                                                      "'; valid: dcase2016-task2, sp-sw-har"));
     }
     if (!fs::is_directory(o.data_dir + "/" + d)) {
-      return absl::NotFoundError(absl::StrCat(o.data_dir, "/", d, ": not found; bench iot needs the real data sets "
+      return absl::NotFoundError(absl::StrCat(o.data_dir, "/", d,
+                                              ": not found; bench iot needs the real data sets "
                                               "(--data-dir, default ../shared/data)"));
     }
   }
   const bool temporary = o.work_dir.empty();
   const std::string work =
-      temporary ? (fs::temp_directory_path() / absl::StrCat("mliot-bench-iot-", getpid())).string() : o.work_dir;
+      temporary ? (fs::temp_directory_path() / absl::StrCat("mliot-bench-iot-", getpid())).string()
+                : o.work_dir;
   fs::remove_all(work);
   fs::create_directories(work);
   nlohmann::json rows = nlohmann::json::array();
@@ -187,12 +165,14 @@ absl::StatusOr<nlohmann::json> RunIotOnce(const IotBenchOptions& o) {
   nlohmann::json two_stage;
   absl::Status status;
   for (const std::string& dataset : o.datasets) {
-    const std::string train = work + "/" + dataset + "/train", test = work + "/" + dataset + "/test";
+    const std::string train = work + "/" + dataset + "/train",
+                      test = work + "/" + dataset + "/test";
     const bool audio = dataset == "dcase2016-task2";
     status = audio ? SplitDcase(o.data_dir + "/" + dataset, train, test)
                    : SplitHar(o.data_dir + "/" + dataset, train, test);
     if (!status.ok()) break;
-    std::vector<System> systems = {{"mliot", "", {}}, {"mliot lowest_latency(3)", "lowest_latency(3)", {}}};
+    std::vector<System> systems = {{"mliot", "", {}},
+                                   {"mliot lowest_latency(3)", "lowest_latency(3)", {}}};
     if (!audio) {
       for (System& s : systems) s.devices = {"sp", "sw"};
       systems.push_back({"mliot phone only", "", {"sp"}});
@@ -200,8 +180,9 @@ absl::StatusOr<nlohmann::json> RunIotOnce(const IotBenchOptions& o) {
     }
     Dataset train_rows, test_rows;
     for (size_t i = 0; i < systems.size() && status.ok(); ++i) {
-      absl::StatusOr<nlohmann::json> row = RunMliot(dataset, systems[i], train, test, work + "/" + dataset, o,
-                                                    i == 0 ? &train_rows : nullptr, i == 0 ? &test_rows : nullptr);
+      absl::StatusOr<nlohmann::json> row =
+          RunMliot(dataset, systems[i], train, test, work + "/" + dataset, o,
+                   i == 0 ? &train_rows : nullptr, i == 0 ? &test_rows : nullptr);
       if (!row.ok()) {
         status = Annotate(row.status(), absl::StrCat(dataset, " / ", systems[i].name));
         break;
@@ -225,8 +206,8 @@ absl::StatusOr<nlohmann::json> RunIotOnce(const IotBenchOptions& o) {
     for (const char* which : {"sklearn", "torch"}) {
       Say(absl::StrCat(dataset, ": peer ", which));
       PeerRun run{.script = "iot_peer.py",
-                  .args = {"--train", prefix + "-train", "--test", prefix + "-test", "--dataset", dataset, "--budget-s",
-                           absl::StrCat(o.budget_s), "--systems", which},
+                  .args = {"--train", prefix + "-train", "--test", prefix + "-test", "--dataset",
+                           dataset, "--budget-s", absl::StrCat(o.budget_s), "--systems", which},
                   .timeout = std::chrono::seconds(static_cast<int>(o.budget_s * 20 + 600)),
                   .source_dir = o.source_dir};
       absl::StatusOr<nlohmann::json> peer = RunPeer(run);
@@ -235,7 +216,8 @@ absl::StatusOr<nlohmann::json> RunIotOnce(const IotBenchOptions& o) {
         continue;
       }
       for (const nlohmann::json& r : (*peer)["rows"]) {
-        Say(absl::StrCat(dataset, " / ", r.value("system", ""), ": accuracy ", r.value("accuracy", 0.0)));
+        Say(absl::StrCat(dataset, " / ", r.value("system", ""), ": accuracy ",
+                         r.value("accuracy", 0.0)));
         rows.push_back(r);
       }
     }

@@ -3,12 +3,17 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_util.h"
+#include "data/audio_file.h"
 #include "data/source.h"
 #include "features/raw_source.h"
+#include "features/resample.h"
+#include "ml/hpo/strategy.h"
 #include "nlohmann/json.hpp"
+#include "train/trainer.h"
 
 namespace mliot::bench {
 namespace fs = std::filesystem;
@@ -75,6 +80,60 @@ Signal RoomNoise(double seconds, double rate, std::mt19937_64& rng) {
     s.samples.push_back(static_cast<float>(w * white(rng) + b * brown));
   }
   return s;
+}
+
+absl::Status TrainWithBackground(const std::string& train, const std::string& out, double budget_s,
+                                 std::mt19937_64& rng) {
+  const std::string bg_dir = train + "/background";
+  fs::create_directories(bg_dir);
+  std::uniform_real_distribution<double> length(0.5, 3.0);
+  for (int i = 0; i < 40; ++i) {
+    MLIOT_RETURN_IF_ERROR(
+        WriteWavFile(absl::StrCat(bg_dir, "/bg", i, ".wav"), RoomNoise(length(rng), 16000, rng)));
+  }
+  absl::StatusOr<RawDataset> raw =
+      LoadRawDataset("audio:" + train, FeaturizerConfig{.name = "logmel"}, {});
+  fs::remove_all(bg_dir);
+  if (!raw.ok()) return raw.status();
+  TrainOptions t;
+  t.budget_s = budget_s;
+  t.background_class = "background";
+  t.out_dir = out;
+  t.featurizer = raw->featurizer;
+  Trainer trainer(BuiltinModels(), BuiltinStrategies());
+  return trainer.Train(raw->data, t).status();
+}
+
+std::string LabelledStream::MajorityLabel(FrameRange w) const {
+  std::map<std::string, int64_t> count;
+  for (int64_t i = w.begin; i < w.end && i < static_cast<int64_t>(labels.size()); ++i)
+    ++count[labels[i]];
+  if (count.empty()) return "";
+  return std::max_element(count.begin(), count.end(),
+                          [](auto& a, auto& b) { return a.second < b.second; })
+      ->first;
+}
+
+absl::StatusOr<LabelledStream> BackgroundHeavyStream(const std::string& test, double gap_s,
+                                                     std::mt19937_64& rng) {
+  MLIOT_ASSIGN_OR_RETURN(std::vector<AudioClipFile> clips, ListAudioFolder(test));
+  LabelledStream out;
+  out.signal.sample_rate = 16000;
+  const auto append = [&](const Signal& s, const std::string& label) -> absl::Status {
+    std::vector<float> mono, at16;
+    MixToMono(s.samples.data(), s.frames(), s.channels, &mono);
+    MLIOT_RETURN_IF_ERROR(
+        Resample(mono.data(), static_cast<int64_t>(mono.size()), s.sample_rate, 16000, &at16));
+    out.signal.samples.insert(out.signal.samples.end(), at16.begin(), at16.end());
+    out.labels.insert(out.labels.end(), at16.size(), label);
+    return absl::OkStatus();
+  };
+  for (const AudioClipFile& c : clips) {
+    MLIOT_RETURN_IF_ERROR(append(RoomNoise(gap_s, 16000, rng), "background"));
+    MLIOT_ASSIGN_OR_RETURN(Signal clip, ReadAudioFile(c.path));
+    MLIOT_RETURN_IF_ERROR(append(clip, c.class_name));
+  }
+  return out;
 }
 
 absl::StatusOr<FeaturizedSplit> LoadFeaturizedSplit(const std::string& type,

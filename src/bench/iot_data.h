@@ -29,6 +29,23 @@ absl::Status WriteRows(const Dataset& d, const std::string& prefix);
 // Room background: white and brown noise at a random level (seeded).
 Signal RoomNoise(double seconds, double rate, std::mt19937_64& rng);
 
+// Trains on the audio clips of TRAIN (class folders) plus a `background`
+// class of 40 room-noise clips, with --background-class background (two-stage
+// serving), into OUT. The noise clips are removed again.
+absl::Status TrainWithBackground(const std::string& train, const std::string& out, double budget_s,
+                                 std::mt19937_64& rng);
+
+// A continuous 16 kHz stream: every clip of TEST after `gap_s` of room
+// noise, with the true label of every frame ("background" for the noise).
+struct LabelledStream {
+  Signal signal;
+  std::vector<std::string> labels;  // one per frame
+  // The label most frames of `window` carry.
+  std::string MajorityLabel(FrameRange window) const;
+};
+absl::StatusOr<LabelledStream> BackgroundHeavyStream(const std::string& test, double gap_s,
+                                                     std::mt19937_64& rng);
+
 // One data type of the paper's evaluation, featurized: image (Fashion-MNIST,
 // 784 pixels), audio (DCASE log-mel patches, 96x64), sensor (sp-sw-har,
 // sensor_stats of phone + watch).

@@ -78,7 +78,7 @@ Answer Servable::Predict(const float* raw_row, float* certainties) const {
   reduced.resize(static_cast<size_t>(preprocess_->out_dim()));
   member_proba.resize(members_.size() * static_cast<size_t>(k));
   preprocess_->Transform(raw_row, reduced.data());
-  if (detector_) {
+  if (detector_ && stage1_) {
     float p[2];
     detector_->PredictProba(reduced.data(), p);
     if (p[1] >= threshold_) {
@@ -103,7 +103,7 @@ void Servable::PredictBatch(const float* raw_rows, int64_t n, Answer* answers,
   std::vector<float> reduced(static_cast<size_t>(n * r));
   preprocess_->TransformBatch(raw_rows, n, reduced.data());
   std::vector<float> bg;
-  if (detector_) {
+  if (detector_ && stage1_) {
     bg.resize(static_cast<size_t>(n * 2));
     detector_->PredictProbaBatch(reduced.data(), n, bg.data());
   }
@@ -116,7 +116,7 @@ void Servable::PredictBatch(const float* raw_rows, int64_t n, Answer* answers,
   std::vector<float> rows(members_.size() * static_cast<size_t>(k));
   for (int64_t j = 0; j < n; ++j) {
     float* cert = certainties + j * k;
-    if (detector_ && bg[j * 2 + 1] >= threshold_) {
+    if (detector_ && stage1_ && bg[j * 2 + 1] >= threshold_) {
       const float p = bg[j * 2 + 1];
       std::fill(cert, cert + k, (1.0f - p) / std::max(1, k - 1));
       cert[background_class_] = p;

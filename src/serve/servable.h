@@ -54,6 +54,12 @@ class Servable {
   // The bundle's featurizer, or null when its rows are features already.
   const Featurizer* featurizer() const { return featurizer_.get(); }
 
+  // Two-stage bundles: whether stage 1 (the background detector) may answer
+  // (default true). Off, every row goes to the ensemble: the baseline of an
+  // ablation (bench paper fig8). Not thread-safe against Predict: set it first.
+  void set_stage1(bool enabled) { stage1_ = enabled; }
+  bool has_stage1() const { return detector_ != nullptr; }
+
   int64_t version() const { return version_; }
   int num_classes() const { return static_cast<int>(class_names_.size()); }
   int num_features() const { return num_features_; }
@@ -80,6 +86,7 @@ class Servable {
   std::unique_ptr<Featurizer> featurizer_;  // may be null
   int background_class_ = -1;
   double threshold_ = 0.5;
+  bool stage1_ = true;
 };
 
 }  // namespace mliot

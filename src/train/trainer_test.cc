@@ -219,6 +219,19 @@ TEST(TwoStageTest, BackgroundRowsAreAnsweredByStageOne) {
   EXPECT_EQ(a.label, 1);
   EXPECT_EQ(a.stage, 2);
   EXPECT_GT(cert[1], cert[0]);
+  // Stage 1 switched off (the ablation's baseline): the ensemble answers
+  // every row, background included, and still finds it.
+  EXPECT_TRUE((*servable)->has_stage1());
+  (*servable)->set_stage1(false);
+  a = (*servable)->Predict(background_row, cert.data());
+  EXPECT_EQ(a.stage, 2);
+  EXPECT_EQ(a.label, 2);
+  Answer batch[2];
+  std::vector<float> batch_cert(6);
+  const float rows[4] = {0.3f, 6.1f, 2.1f, -0.2f};
+  (*servable)->PredictBatch(rows, 2, batch, batch_cert.data());
+  EXPECT_EQ(batch[0].stage, 2);
+  EXPECT_EQ(batch[1].stage, 2);
   std::filesystem::remove_all(o.out_dir);
 }
 
