@@ -269,7 +269,9 @@ absl::StatusOr<Dataset> NoiseRows(const FeaturizedSplit& d, const std::string& d
     MLIOT_RETURN_IF_ERROR(WriteWavFile(absl::StrCat(dir, "/background/bg", i, ".wav"),
                                        RoomNoise(length(rng), 16000, rng)));
   }
-  MLIOT_ASSIGN_OR_RETURN(RawDataset raw, LoadRawDataset("audio:" + dir, *d.featurizer, {}));
+  RawSourceOptions o;
+  o.for_training = false;  // one class: rows to add to a training set, not one of their own
+  MLIOT_ASSIGN_OR_RETURN(RawDataset raw, LoadRawDataset("audio:" + dir, *d.featurizer, o));
   return raw.data;
 }
 
