@@ -94,11 +94,9 @@ absl::StatusOr<nlohmann::json> RunCacheBench(const CacheBenchOptions& a) {
   if (a.capacity <= 0 || a.capacity > 1)
     return absl::InvalidArgumentError("--capacity: a fraction in (0, 1]");
   if (a.epochs < 1) return absl::InvalidArgumentError("--epochs must be at least 1");
-  absl::StatusOr<Dataset> train = LoadDataset(a.data);
-  if (!train.ok()) return train.status();
-  absl::StatusOr<Dataset> test = LoadTestLike(a.model.test, *train);
-  if (!test.ok()) return test.status();
-  return RunRepeated(a.repeat, [&] { return RunOnce(a, *train, *test); });
+  return RunOnTrainAndTest(
+      a.data, a.model, a.repeat,
+      [&](const Dataset& train, const Dataset& test) { return RunOnce(a, train, test); });
 }
 
 }  // namespace mliot::bench

@@ -412,11 +412,9 @@ absl::StatusOr<json> RunDataParallelBench(const DataParallelBenchOptions& a) {
     return absl::InvalidArgumentError(
         absl::StrCat("--batch ", a.model.batch, " is not a multiple of --workers ", a.workers));
   }
-  absl::StatusOr<Dataset> train = LoadDataset(a.data);
-  if (!train.ok()) return train.status();
-  absl::StatusOr<Dataset> test = LoadTestLike(a.model.test, *train);
-  if (!test.ok()) return test.status();
-  return RunRepeated(a.repeat, [&] { return RunOnce(a, *train, *test); });
+  return RunOnTrainAndTest(
+      a.data, a.model, a.repeat,
+      [&](const Dataset& train, const Dataset& test) { return RunOnce(a, train, test); });
 }
 
 }  // namespace mliot::bench

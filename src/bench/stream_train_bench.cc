@@ -169,11 +169,9 @@ absl::StatusOr<json> RunStreamTrainBench(const StreamTrainBenchOptions& a) {
     return absl::InvalidArgumentError(
         absl::StrCat("--rate '", a.rate, "': samples per second, or max"));
   }
-  absl::StatusOr<Dataset> train = LoadDataset(a.data);
-  if (!train.ok()) return train.status();
-  absl::StatusOr<Dataset> test = LoadTestLike(a.model.test, *train);
-  if (!test.ok()) return test.status();
-  return RunRepeated(a.repeat, [&] { return RunOnce(a, *train, *test); });
+  return RunOnTrainAndTest(
+      a.data, a.model, a.repeat,
+      [&](const Dataset& train, const Dataset& test) { return RunOnce(a, train, test); });
 }
 
 }  // namespace mliot::bench

@@ -1,6 +1,7 @@
 #include "bench/training_setup.h"
 
 #include "absl/strings/str_cat.h"
+#include "bench/kit.h"
 #include "data/source.h"
 #include "stream/device_simulator.h"
 
@@ -43,6 +44,17 @@ absl::StatusOr<Dataset> LoadTestLike(const std::string& spec, const Dataset& tra
   }
   RemapLabels(*test, train.class_names);
   return test;
+}
+
+absl::StatusOr<nlohmann::json> RunOnTrainAndTest(
+    const std::string& data, const SgdBenchModel& model, int repeat,
+    const std::function<absl::StatusOr<nlohmann::json>(const Dataset& train, const Dataset& test)>&
+        once) {
+  absl::StatusOr<Dataset> train = LoadDataset(data);
+  if (!train.ok()) return train.status();
+  absl::StatusOr<Dataset> test = LoadTestLike(model.test, *train);
+  if (!test.ok()) return test.status();
+  return RunRepeated(repeat, [&] { return once(*train, *test); });
 }
 
 int64_t SampleBytes(const Dataset& data) {

@@ -4,6 +4,7 @@
 #define MLIOT_BENCH_TRAINING_SETUP_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,13 @@ struct SgdBenchModel {
 // `spec` loaded for evaluation, its labels mapped onto `train`'s classes;
 // an error when its width differs.
 absl::StatusOr<Dataset> LoadTestLike(const std::string& spec, const Dataset& train);
+
+// Loads `data` and `model.test` (LoadTestLike), then runs `once` on them
+// `repeat` times (RunRepeated: medians, ranges, machine facts).
+absl::StatusOr<nlohmann::json> RunOnTrainAndTest(
+    const std::string& data, const SgdBenchModel& model, int repeat,
+    const std::function<absl::StatusOr<nlohmann::json>(const Dataset& train, const Dataset& test)>&
+        once);
 
 // Bytes of one serialized sample of `data` (row 0).
 int64_t SampleBytes(const Dataset& data);
