@@ -175,6 +175,8 @@ absl::StatusOr<FeaturizedSplit> LoadFeaturizedSplit(const std::string& type,
   out.test = std::move(raw_test.data);
   RemapLabels(out.test, out.train.class_names);
   out.featurizer = raw.featurizer;
+  out.train_dir = train;
+  out.test_dir = test;
   return out;
 }
 

@@ -53,6 +53,7 @@ struct FeaturizedSplit {
   std::string type;  // image | audio | sensor
   Dataset train, test;
   std::optional<FeaturizerConfig> featurizer;  // audio, sensor
+  std::string train_dir, test_dir;             // audio, sensor: the split's raw recordings
 };
 
 // `data_dir` holds dcase2016-task2/ and sp-sw-har/; `work` receives the

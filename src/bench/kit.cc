@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,9 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/process.h"
 #include "common/status_util.h"
-
-extern char** environ;
 
 namespace mliot::bench {
 namespace {
@@ -50,8 +48,9 @@ void MergeNumbers(const std::vector<const nlohmann::json*>& reports, const std::
     }
     if (values.empty()) return;
     const double median = Median(values);
-    out = first.is_number_integer() && values.size() % 2 == 1 ? nlohmann::json(static_cast<int64_t>(median))
-                                                               : nlohmann::json(median);
+    out = first.is_number_integer() && values.size() % 2 == 1
+              ? nlohmann::json(static_cast<int64_t>(median))
+              : nlohmann::json(median);
     range[path] = {*std::min_element(values.begin(), values.end()),
                    *std::max_element(values.begin(), values.end())};
     return;
@@ -63,7 +62,8 @@ void MergeNumbers(const std::vector<const nlohmann::json*>& reports, const std::
         if (r->is_object() && r->contains(it.key())) children.push_back(&(*r)[it.key()]);
       }
       if (children.size() != reports.size()) continue;
-      MergeNumbers(children, path.empty() ? it.key() : absl::StrCat(path, ".", it.key()), out[it.key()], range);
+      MergeNumbers(children, path.empty() ? it.key() : absl::StrCat(path, ".", it.key()),
+                   out[it.key()], range);
     }
     return;
   }
@@ -137,16 +137,21 @@ const nlohmann::json* AtPath(const nlohmann::json& report, const std::string& pa
 }
 
 double Bound(const nlohmann::json& report, const std::string& path, int side) {
-  if (report.contains("range") && report["range"].contains(path)) return report["range"][path][side].get<double>();
+  if (report.contains("range") && report["range"].contains(path))
+    return report["range"][path][side].get<double>();
   const nlohmann::json* at = AtPath(report, path);
   return at != nullptr && at->is_number() ? at->get<double>() : 0.0;
 }
 
 }  // namespace
 
-double Largest(const nlohmann::json& report, const std::string& path) { return Bound(report, path, 1); }
+double Largest(const nlohmann::json& report, const std::string& path) {
+  return Bound(report, path, 1);
+}
 
-double Smallest(const nlohmann::json& report, const std::string& path) { return Bound(report, path, 0); }
+double Smallest(const nlohmann::json& report, const std::string& path) {
+  return Bound(report, path, 0);
+}
 
 void Progress(const std::string& name, const std::string& line) {
   std::fprintf(stderr, "bench %s: %s\n", name.c_str(), line.c_str());
@@ -154,7 +159,9 @@ void Progress(const std::string& name, const std::string& line) {
 }
 
 std::string TempDir(const std::string& what) {
-  return (std::filesystem::temp_directory_path() / absl::StrCat("mliot-bench-", what, "-", getpid())).string();
+  return (std::filesystem::temp_directory_path() /
+          absl::StrCat("mliot-bench-", what, "-", getpid()))
+      .string();
 }
 
 nlohmann::json Summarize(const std::vector<nlohmann::json>& reports) {
@@ -172,8 +179,9 @@ nlohmann::json Summarize(const std::vector<nlohmann::json>& reports) {
 
 std::string DebianPackageForModule(const std::string& module) {
   static const std::map<std::string, std::string> known = {
-      {"numpy", "python3-numpy"},     {"sklearn", "python3-sklearn"}, {"torch", "python3-torch"},
-      {"xgboost", "python3-xgboost"}, {"scipy", "python3-scipy"},     {"matplotlib", "python3-matplotlib"}};
+      {"numpy", "python3-numpy"}, {"sklearn", "python3-sklearn"},
+      {"torch", "python3-torch"}, {"xgboost", "python3-xgboost"},
+      {"scipy", "python3-scipy"}, {"matplotlib", "python3-matplotlib"}};
   auto it = known.find(module);
   return it == known.end() ? "" : it->second;
 }
@@ -195,46 +203,45 @@ absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
       break;
     }
   }
-  if (script.empty()) return absl::NotFoundError(absl::StrCat("peer bench/peers/", run.script, " not found"));
+  if (script.empty())
+    return absl::NotFoundError(absl::StrCat("peer bench/peers/", run.script, " not found"));
   if (!std::filesystem::exists(run.python)) {
-    return absl::NotFoundError(absl::StrCat(run.python, " not found: install python3 (scripts/install-deps --peers)"));
+    return absl::NotFoundError(
+        absl::StrCat(run.python, " not found: install python3 (scripts/install-deps --peers)"));
   }
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError("pipe failed");
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  std::vector<std::string> argv_s = {run.python, script};
-  argv_s.insert(argv_s.end(), run.args.begin(), run.args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawned = posix_spawn(&pid, run.python.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  SpawnOptions peer;
+  peer.args = {run.python, script};
+  peer.args.insert(peer.args.end(), run.args.begin(), run.args.end());
+  peer.stdin_path = "/dev/null";
+  peer.stdout_fd = out_pipe[1];
+  peer.stderr_fd = err_pipe[1];
+  absl::StatusOr<pid_t> spawned = Spawn(peer);
   close(out_pipe[1]);
   close(err_pipe[1]);
-  if (spawned != 0) {
+  if (!spawned.ok()) {
     close(out_pipe[0]);
     close(err_pipe[0]);
-    return absl::InternalError(absl::StrCat("cannot start ", run.python));
+    return spawned.status();
   }
+  const pid_t pid = *spawned;
   std::string out, err;
   const auto deadline = std::chrono::steady_clock::now() + run.timeout;
   bool timed_out = false;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open_fds = 2;
   while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
     }
-    if (poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count(), 1000))) < 0 && errno != EINTR) break;
+    if (poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count(), 1000))) < 0 && errno != EINTR)
+      break;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
       char buf[4096];
@@ -256,7 +263,8 @@ absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
   waitpid(pid, &status, 0);
   const std::string name = absl::StrCat("peer ", run.script);
   if (timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat(name, ": no answer within ", run.timeout.count(), " s (killed)"));
+    return absl::DeadlineExceededError(
+        absl::StrCat(name, ": no answer within ", run.timeout.count(), " s (killed)"));
   }
   static const std::regex missing(R"(No module named '([A-Za-z0-9_]+))");
   std::smatch m;
@@ -264,12 +272,14 @@ absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
     const std::string package = DebianPackageForModule(m[1]);
     return absl::FailedPreconditionError(absl::StrCat(
         name, ": Python module '", std::string(m[1]), "' is missing",
-        package.empty() ? "" : absl::StrCat(" (Debian package ", package, "; scripts/install-deps --peers)")));
+        package.empty()
+            ? ""
+            : absl::StrCat(" (Debian package ", package, "; scripts/install-deps --peers)")));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat(name, " failed (", WIFEXITED(status) ? "exit " : "signal ",
-                                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                                            "): ", LastNonEmptyLine(err)));
+    return absl::InternalError(absl::StrCat(
+        name, " failed (", WIFEXITED(status) ? "exit " : "signal ",
+        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), "): ", LastNonEmptyLine(err)));
   }
   const std::string last = LastNonEmptyLine(out);
   nlohmann::json j = nlohmann::json::parse(last, nullptr, false);
@@ -282,15 +292,19 @@ absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
 
 nlohmann::json MachineFacts() {
   std::string cpu = ReadFirstLine("/proc/cpuinfo", "model name");
-  if (const size_t colon = cpu.find(':'); colon != std::string::npos) cpu = std::string(absl::StripAsciiWhitespace(cpu.substr(colon + 1)));
+  if (const size_t colon = cpu.find(':'); colon != std::string::npos)
+    cpu = std::string(absl::StripAsciiWhitespace(cpu.substr(colon + 1)));
   std::string mem = ReadFirstLine("/proc/meminfo", "MemTotal:");
   double kib = 0;
   if (!mem.empty()) kib = std::atof(mem.substr(9).c_str());
   utsname u{};
   uname(&u);
-  std::string commit = RunForLine(absl::StrCat("git -C '", MLIOT_SOURCE_ROOT, "' rev-parse --short HEAD 2>/dev/null"));
-  if (!commit.empty() && !RunForLine(absl::StrCat("git -C '", MLIOT_SOURCE_ROOT,
-                                                  "' status --porcelain --untracked-files=no 2>/dev/null")).empty()) {
+  std::string commit = RunForLine(
+      absl::StrCat("git -C '", MLIOT_SOURCE_ROOT, "' rev-parse --short HEAD 2>/dev/null"));
+  if (!commit.empty() &&
+      !RunForLine(absl::StrCat("git -C '", MLIOT_SOURCE_ROOT,
+                               "' status --porcelain --untracked-files=no 2>/dev/null"))
+           .empty()) {
     commit += "+dirty";
   }
   return {{"cpu_model", cpu},

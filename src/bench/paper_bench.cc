@@ -24,6 +24,7 @@
 #include "features/raw_source.h"
 #include "ml/hpo/strategy.h"
 #include "ml/model.h"
+#include "ml/preprocess.h"
 #include "serve/evaluate.h"
 #include "serve/servable.h"
 #include "train/trainer.h"
@@ -55,7 +56,7 @@ json Claim(const std::string& claim, json paper, json mliot, bool held) {
       {"claim", claim}, {"paper", std::move(paper)}, {"mliot", std::move(mliot)}, {"held", held}};
 }
 
-// `n` rows of `data` drawn at random (seeded), every class kept in proportion.
+// `n` rows of `data` drawn at random (seeded), in their original order.
 Dataset Sample(const Dataset& data, int64_t n, uint64_t seed) {
   std::vector<int64_t> idx(static_cast<size_t>(data.rows));
   std::iota(idx.begin(), idx.end(), 0);
@@ -230,25 +231,18 @@ struct BinaryTask {
   Dataset train, test;  // labels 0/1, standardised with the training rows' statistics
 };
 
-void Standardise(Dataset& train, Dataset& test) {
-  std::vector<double> mean(static_cast<size_t>(train.cols), 0),
-      sd(static_cast<size_t>(train.cols), 0);
-  for (int64_t i = 0; i < train.rows; ++i) {
-    for (int64_t j = 0; j < train.cols; ++j) mean[j] += train.row(i)[j];
-  }
-  for (double& m : mean) m /= std::max<int64_t>(1, train.rows);
-  for (int64_t i = 0; i < train.rows; ++i) {
-    for (int64_t j = 0; j < train.cols; ++j) sd[j] += std::pow(train.row(i)[j] - mean[j], 2);
-  }
-  for (double& v : sd) v = std::sqrt(v / std::max<int64_t>(1, train.rows)) + 1e-6;
+// Both sets scaled by the training rows' per-feature mean and deviation
+// (the engine's Preprocessor, without a reducer).
+absl::Status Standardise(Dataset& train, Dataset& test) {
+  MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<Preprocessor> p,
+                         Preprocessor::Fit(train.features.data(), train.rows, train.cols,
+                                           /*global_scale=*/false, "none", FitControl{}));
   for (Dataset* d : {&train, &test}) {
-    for (int64_t i = 0; i < d->rows; ++i) {
-      for (int64_t j = 0; j < d->cols; ++j) {
-        float& x = d->features[static_cast<size_t>(i * d->cols + j)];
-        x = static_cast<float>((x - mean[j]) / sd[j]);
-      }
-    }
+    std::vector<float> scaled(d->features.size());
+    p->TransformBatch(d->features.data(), d->rows, scaled.data());
+    d->features = std::move(scaled);
   }
+  return absl::OkStatus();
 }
 
 Dataset Binary(Dataset d, int32_t background) {
@@ -303,7 +297,7 @@ absl::StatusOr<BinaryTask> BackgroundTask(Context& c, const std::string& type) {
     t.train = Binary(Sample(d->train, n, 3), bg);
     t.test = Binary(Sample(d->test, n, 4), bg);
   }
-  Standardise(t.train, t.test);
+  MLIOT_RETURN_IF_ERROR(Standardise(t.train, t.test));
   return t;
 }
 
@@ -414,9 +408,9 @@ absl::StatusOr<json> Fig8(Context& c) {
     MLIOT_RETURN_IF_ERROR(WriteToneClips(train, 12, 1));
     MLIOT_RETURN_IF_ERROR(WriteToneClips(test, 3, 2));
   } else {
-    MLIOT_RETURN_IF_ERROR(c.Data("audio").status());  // the DCASE split
-    train = c.work + "/data/dcase2016-task2/train";
-    test = c.work + "/data/dcase2016-task2/test";
+    MLIOT_ASSIGN_OR_RETURN(const FeaturizedSplit* d, c.Data("audio"));
+    train = d->train_dir;
+    test = d->test_dir;
   }
   std::mt19937_64 rng(5);
   const std::string bundle = c.work + "/fig8-bundle";

@@ -28,7 +28,9 @@ Runner AddEngine(CLI::App* bench) {
   auto a = std::make_shared<EngineArgs>();
   CLI::App* cmd =
       bench->add_subcommand("engine", "Fashion-MNIST end to end, with the scikit-learn peer");
-  a->flags.Add(cmd, "2,000 training rows, a 10 s budget", [a] { bench::MakeQuick(a->options); });
+  a->flags.Add(
+      cmd, "2,000 training rows, a 10 s budget", [a] { bench::MakeQuick(a->options); },
+      &a->options.repeat);
   cmd->add_option("--train", a->options.train, "training data spec")->capture_default_str();
   cmd->add_option("--test", a->options.test, "test data spec")->capture_default_str();
   cmd->add_option("--label", a->options.label, "label column of CSV data")->capture_default_str();
@@ -41,7 +43,6 @@ Runner AddEngine(CLI::App* bench) {
   return [a, cmd]() -> int {
     if (!cmd->parsed()) return -1;
     a->options.peer = a->peer != "none";
-    a->options.repeat = a->flags.repeat;
     return PrintBenchReport(bench::RunEngineBench(a->options), a->flags);
   };
 }
@@ -56,11 +57,9 @@ Runner AddFeatures(CLI::App* bench) {
   auto a = std::make_shared<FeaturesArgs>();
   CLI::App* cmd = bench->add_subcommand(
       "features", "log-mel and sensor_stats featurization speed (one thread), with the numpy peer");
-  a->flags.repeat = a->options.repeat;
-  a->flags.Add(cmd, "10 s of audio, 200 sensor windows, one round", [a] {
-    bench::MakeQuick(a->options);
-    a->flags.repeat = a->options.repeat;
-  });
+  a->flags.Add(
+      cmd, "10 s of audio, 200 sensor windows, one round", [a] { bench::MakeQuick(a->options); },
+      &a->options.repeat);
   cmd->add_option("--audio-s", a->options.audio_s, "seconds of audio")->capture_default_str();
   cmd->add_option("--sensor-windows", a->options.sensor_windows, "sensor windows")
       ->capture_default_str();
@@ -71,7 +70,6 @@ Runner AddFeatures(CLI::App* bench) {
   return [a, cmd]() -> int {
     if (!cmd->parsed()) return -1;
     a->options.peer = a->peer != "none";
-    a->options.repeat = a->flags.repeat;
     return PrintBenchReport(bench::RunFeaturesBench(a->options), a->flags);
   };
 }
@@ -94,7 +92,8 @@ Runner AddIot(CLI::App* bench) {
   auto a = std::make_shared<IotArgs>();
   CLI::App* cmd =
       bench->add_subcommand("iot", "the paper's Table 4 on real audio and sensor data, with peers");
-  a->flags.Add(cmd, "DCASE only, an 8 s budget", [a] { bench::MakeQuick(a->options); });
+  a->flags.Add(
+      cmd, "DCASE only, an 8 s budget", [a] { bench::MakeQuick(a->options); }, &a->options.repeat);
   cmd->add_option("--data-dir", a->options.data_dir, "holds dcase2016-task2/ and sp-sw-har/")
       ->capture_default_str();
   cmd->add_option("--budget-s", a->options.budget_s, "training budget per system")
@@ -110,7 +109,6 @@ Runner AddIot(CLI::App* bench) {
   return [a, cmd]() -> int {
     if (!cmd->parsed()) return -1;
     a->options.peer = a->peer != "none";
-    a->options.repeat = a->flags.repeat;
     absl::StatusOr<nlohmann::json> report = bench::RunIotBench(a->options);
     if (report.ok() && !a->flags.json) {
       PrintIotRows(*report);
@@ -130,8 +128,9 @@ Runner AddScheduler(CLI::App* bench) {
   bench::SchedulerBenchOptions& o = a->options;
   CLI::App* cmd = bench->add_subcommand(
       "scheduler", "placement latency and heartbeat cost with simulated nodes");
-  a->flags.Add(cmd, "200 nodes to place on, 500 heart-beating for 2 s",
-               [a] { bench::MakeQuick(a->options); });
+  a->flags.Add(
+      cmd, "200 nodes to place on, 500 heart-beating for 2 s",
+      [a] { bench::MakeQuick(a->options); }, &a->options.repeat);
   cmd->add_option("--nodes", o.nodes, "registered nodes for placement")->capture_default_str();
   cmd->add_option("--heartbeat-nodes", o.heartbeat_nodes, "nodes heart-beating at 1 Hz")
       ->capture_default_str();
@@ -157,7 +156,6 @@ Runner AddScheduler(CLI::App* bench) {
       absl::Status s = bench::RunSimulatedNodes(a->options);
       return s.ok() ? 0 : Fail(s);
     }
-    a->options.repeat = a->flags.repeat;
     return PrintBenchReport(bench::RunSchedulerBench(a->options), a->flags);
   };
 }
@@ -172,7 +170,9 @@ Runner AddPaper(CLI::App* bench) {
   bench::PaperBenchOptions& o = a->options;
   CLI::App* cmd = bench->add_subcommand(
       "paper", "the MLIoT paper's evaluation, figure by figure, with its claims");
-  a->flags.Add(cmd, "image data only, small sizes and budgets", [a] { a->options.quick = true; });
+  // One run each: an experiment's claims compare within the run (fig8 alternates per window).
+  a->flags.Add(
+      cmd, "image data only, small sizes and budgets", [a] { a->options.quick = true; }, nullptr);
   std::vector<std::string> names = bench::PaperExperiments();
   names.push_back("all");
   cmd->add_option("--experiment", o.experiment, "NAME: " + absl::StrJoin(names, " "))->required();

@@ -25,7 +25,8 @@ Runner AddTransport(CLI::App* bench) {
   auto a = std::make_shared<TransportArgs>();
   CLI::App* cmd =
       bench->add_subcommand("transport", "ingest throughput over MQTT or Kafka vs a bare loop");
-  a->flags.Add(cmd, "5,000 samples", [a] { bench::MakeQuick(a->options); });
+  a->flags.Add(
+      cmd, "5,000 samples", [a] { bench::MakeQuick(a->options); }, &a->options.repeat);
   cmd->add_option("--broker", a->options.broker, "mqtt | kafka")
       ->check(CLI::IsMember({"mqtt", "kafka"}))
       ->capture_default_str();
@@ -33,7 +34,6 @@ Runner AddTransport(CLI::App* bench) {
   cmd->add_option("--size", a->options.size, "payload bytes per sample")->capture_default_str();
   return [a, cmd]() -> int {
     if (!cmd->parsed()) return -1;
-    a->options.repeat = a->flags.repeat;
     absl::StatusOr<nlohmann::json> r = bench::RunTransportBench(a->options);
     return PrintBenchReport(r, a->flags, r.ok() && bench::Largest(*r, "lost") == 0);
   };
@@ -49,7 +49,8 @@ Runner AddCache(CLI::App* bench) {
   bench::CacheBenchOptions& o = a->options;
   CLI::App* cmd =
       bench->add_subcommand("cache", "hit ratio and accuracy of a cache policy at a RAM capacity");
-  a->flags.Add(cmd, "2,000 rows, 2 epochs", [a] { bench::MakeQuick(a->options); });
+  a->flags.Add(
+      cmd, "2,000 rows, 2 epochs", [a] { bench::MakeQuick(a->options); }, &a->options.repeat);
   cmd->add_option("--policy", o.policy, "lru | shade | icache")
       ->check(CLI::IsMember({"lru", "shade", "icache"}))
       ->capture_default_str();
@@ -65,7 +66,6 @@ Runner AddCache(CLI::App* bench) {
   AddSgdModelFlags(cmd, &o.model);
   return [a, cmd]() -> int {
     if (!cmd->parsed()) return -1;
-    a->options.repeat = a->flags.repeat;
     return PrintBenchReport(bench::RunCacheBench(a->options), a->flags);
   };
 }
@@ -80,7 +80,9 @@ Runner AddStreamTrain(CLI::App* bench) {
   bench::StreamTrainBenchOptions& o = a->options;
   CLI::App* cmd = bench->add_subcommand(
       "stream-train", "train while a device streams the data, vs training from RAM");
-  a->flags.Add(cmd, "2,000 rows, one epoch of the mlp", [a] { bench::MakeQuick(a->options); });
+  a->flags.Add(
+      cmd, "2,000 rows, one epoch of the mlp", [a] { bench::MakeQuick(a->options); },
+      &a->options.repeat);
   cmd->add_option("--broker", o.broker, "mqtt | kafka")
       ->check(CLI::IsMember({"mqtt", "kafka"}))
       ->capture_default_str();
@@ -99,7 +101,6 @@ Runner AddStreamTrain(CLI::App* bench) {
   AddSgdModelFlags(cmd, &o.model);
   return [a, cmd]() -> int {
     if (!cmd->parsed()) return -1;
-    a->options.repeat = a->flags.repeat;
     absl::StatusOr<nlohmann::json> r = bench::RunStreamTrainBench(a->options);
     return PrintBenchReport(r, a->flags, r.ok() && bench::Largest(*r, "ingest.lost") == 0);
   };
@@ -116,7 +117,8 @@ Runner AddDataParallel(CLI::App* bench) {
   bench::DataParallelBenchOptions& o = a->options;
   CLI::App* cmd =
       bench->add_subcommand("data-parallel", "N workers with Gloo all-reduce vs one worker");
-  a->flags.Add(cmd, "4,000 rows, one epoch", [a] { bench::MakeQuick(a->options); });
+  a->flags.Add(
+      cmd, "4,000 rows, one epoch", [a] { bench::MakeQuick(a->options); }, &a->options.repeat);
   cmd->add_option("--workers", o.workers, "worker processes")->capture_default_str();
   cmd->add_option("--data", o.data, "data spec: " + DataSpecForms())->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "training epochs")->capture_default_str();
@@ -135,7 +137,6 @@ Runner AddDataParallel(CLI::App* bench) {
       absl::Status s = bench::RunDataParallelWorker(a->options, a->worker);
       return s.ok() ? 0 : Fail(s);
     }
-    a->options.repeat = a->flags.repeat;
     absl::StatusOr<nlohmann::json> r = bench::RunDataParallelBench(a->options);
     return PrintBenchReport(r, a->flags, r.ok() && (*r)["replicas_identical"].get<bool>());
   };

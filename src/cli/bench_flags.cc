@@ -7,8 +7,8 @@
 
 namespace mliot::cli {
 
-void BenchFlags::Add(CLI::App* app, const std::string& quick_means,
-                     std::function<void()> make_quick) {
+void BenchFlags::Add(CLI::App* app, const std::string& quick_means, std::function<void()> make_quick,
+                     int* repeat) {
   app->add_flag_callback(
       "--quick",
       [this, make_quick] {
@@ -16,10 +16,12 @@ void BenchFlags::Add(CLI::App* app, const std::string& quick_means,
         make_quick();
       },
       "seconds, not minutes (make bench-quick): " + quick_means);
-  app->add_option("--repeat", repeat,
-                  "rounds (mliot and its peer alternate); figures are medians, range [min, max]")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+  if (repeat != nullptr) {
+    app->add_option("--repeat", *repeat,
+                    "rounds (mliot and its peer alternate); figures are medians, range [min, max]")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+  }
   app->add_flag("--json", json, "print one JSON object as the last stdout line");
 }
 

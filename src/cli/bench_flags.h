@@ -17,14 +17,15 @@ class App;
 namespace mliot::cli {
 
 struct BenchFlags {
-  int repeat = 1;
   bool quick = false;
   bool json = false;
   // Adds --quick (`quick_means` says what it runs; `make_quick` shrinks the
-  // options), --repeat and --json to `app`. Call it before adding the
+  // options), --repeat into `*repeat` (the benchmark's options; null: the
+  // benchmark has no repeats) and --json to `app`. Call it before adding the
   // benchmark's own options: CLI11 stores options in the order they were
-  // added, so flags given with --quick (--data ...) still win over it.
-  void Add(CLI::App* app, const std::string& quick_means, std::function<void()> make_quick);
+  // added, so flags given with --quick (--data, --repeat ...) still win over it.
+  void Add(CLI::App* app, const std::string& quick_means, std::function<void()> make_quick,
+           int* repeat);
 };
 
 // --model, --test, --hidden, --batch, --learning-rate, --threads, --seed.

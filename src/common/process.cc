@@ -27,14 +27,20 @@ absl::StatusOr<pid_t> Spawn(SpawnOptions o) {
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  if (o.stdin_fd >= 0) posix_spawn_file_actions_adddup2(&actions, o.stdin_fd, 0);
+  if (o.stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, o.stdin_fd, 0);
+  } else if (!o.stdin_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 0, o.stdin_path.c_str(), O_RDONLY, 0);
+  }
   if (o.stdout_fd >= 0) {
     posix_spawn_file_actions_adddup2(&actions, o.stdout_fd, 1);
   } else if (!o.stdout_path.empty()) {
     posix_spawn_file_actions_addopen(&actions, 1, o.stdout_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }
-  if (!o.stderr_path.empty()) {
+  if (o.stderr_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, o.stderr_fd, 2);
+  } else if (!o.stderr_path.empty()) {
     posix_spawn_file_actions_addopen(&actions, 2, o.stderr_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }

@@ -18,9 +18,11 @@ std::string SelfExe();
 struct SpawnOptions {
   std::vector<std::string> args;  // args[0] is the program (a path)
   int stdin_fd = -1;              // >= 0: the child's stdin
+  std::string stdin_path;         // else, when set: stdin from this file (e.g. /dev/null)
   int stdout_fd = -1;             // >= 0: the child's stdout
   std::string stdout_path;        // else, when set: stdout to this file (truncated)
-  std::string stderr_path;        // when set: stderr to this file (truncated)
+  int stderr_fd = -1;             // >= 0: the child's stderr
+  std::string stderr_path;        // else, when set: stderr to this file (truncated)
   int nice = 0;                   // > 0: started under `nice -n NICE`
 };
 
