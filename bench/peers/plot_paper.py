@@ -110,7 +110,36 @@ def fig8(report, out):
     fig.savefig(out, dpi=110)
 
 
-PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8}
+def table4(report, out):
+    rows = report["rows"]
+    datasets = [d for d in ("dcase2016-task2", "sp-sw-har") if any(r["dataset"] == d for r in rows)]
+    fig, axes = plt.subplots(2, len(datasets), figsize=(6 * len(datasets), 7), squeeze=False)
+    for col, d in enumerate(datasets):
+        mine = sorted((r for r in rows if r["dataset"] == d), key=lambda r: -r["accuracy"])
+        paper = [p for p in report["paper_rows"] if p["dataset"] == d]
+        names = [r["system"] for r in mine] + [f"paper: {p['system']}" for p in paper]
+        colors = ["tab:green" if r["system"].startswith("mliot") else "tab:gray" for r in mine]
+        colors += ["tab:blue" if "MLIoT" in p["system"] else "lightgray" for p in paper]
+        for row, (key, pkey, label) in enumerate([("accuracy", "accuracy", "accuracy"),
+                                                  ("latency_ms_p50", "latency_ms", "latency p50 (ms)")]):
+            ax = axes[row][col]
+            values = [r[key] for r in mine] + [p[pkey] for p in paper]
+            ax.barh(range(len(names)), values, color=colors)
+            ax.set_yticks(range(len(names)))
+            ax.set_yticklabels(names, fontsize=7)
+            ax.invert_yaxis()
+            if key != "accuracy":
+                ax.set_xscale("log")
+            ax.set_xlabel(label)
+            ax.grid(alpha=0.3, axis="x")
+            if row == 0:
+                ax.set_title(d)
+    fig.suptitle("Table 4: mliot (green) against general-purpose baselines (gray); the paper's rows (blue)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "table4": table4}
 
 
 def main():
