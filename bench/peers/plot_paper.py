@@ -139,7 +139,33 @@ def table4(report, out):
     fig.savefig(out, dpi=110)
 
 
-PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "table4": table4}
+def fig9(report, out):
+    t = report["timeline"]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    w = 8  # windows per rolling mean
+    for key, color, label in (("adapted", "tab:blue", "mliot with corrective feedback"),
+                              ("baseline", "tab:orange", "no adaptation")):
+        xs, ys = [], []
+        for i in range(len(t)):
+            lo = max(0, i - w + 1)
+            xs.append(t[i]["t_s"])
+            ys.append(sum(p[key] for p in t[lo:i + 1]) / (i + 1 - lo))
+        ax.plot(xs, ys, color=color, label=label)
+    for e in report["events"]:
+        style = ":" if e["event"].startswith("noise") else "--"
+        ax.axvline(e["t_s"], color="tab:gray", linestyle=style)
+        ax.annotate(e["event"], (e["t_s"], 1.02), fontsize=7, rotation=20, xycoords=("data", "axes fraction"))
+    ax.set_xlabel("stream time (s)")
+    ax.set_ylabel(f"accuracy (rolling, {w} windows)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Fig. 9: adaptation under noise ({report['data']}); noise dotted, feedback dashed", fontsize=9, pad=22)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "table4": table4}
 
 
 def main():
