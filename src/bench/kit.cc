@@ -186,40 +186,19 @@ std::string DebianPackageForModule(const std::string& module) {
   return it == known.end() ? "" : it->second;
 }
 
-absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
-  std::string script;
-  std::vector<std::string> dirs;
-  if (!run.source_dir.empty()) dirs.push_back(run.source_dir);
-  if (const char* env = std::getenv("MLIOT_SOURCE_DIR")) dirs.push_back(env);
-  dirs.push_back(".");
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back(exe.parent_path().parent_path().string());
-  dirs.push_back(MLIOT_SOURCE_ROOT);
-  for (const std::string& d : dirs) {
-    const std::string candidate = absl::StrCat(d, "/bench/peers/", run.script);
-    if (std::filesystem::exists(candidate)) {
-      script = candidate;
-      break;
-    }
-  }
-  if (script.empty())
-    return absl::NotFoundError(absl::StrCat("peer bench/peers/", run.script, " not found"));
-  if (!std::filesystem::exists(run.python)) {
-    return absl::NotFoundError(
-        absl::StrCat(run.python, " not found: install python3 (scripts/install-deps --peers)"));
-  }
+absl::StatusOr<nlohmann::json> RunForJson(const std::vector<std::string>& args,
+                                          std::chrono::seconds timeout, const std::string& name,
+                                          const std::vector<int>& ok_exits) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError("pipe failed");
   }
-  SpawnOptions peer;
-  peer.args = {run.python, script};
-  peer.args.insert(peer.args.end(), run.args.begin(), run.args.end());
-  peer.stdin_path = "/dev/null";
-  peer.stdout_fd = out_pipe[1];
-  peer.stderr_fd = err_pipe[1];
-  absl::StatusOr<pid_t> spawned = Spawn(peer);
+  SpawnOptions child;
+  child.args = args;
+  child.stdin_path = "/dev/null";
+  child.stdout_fd = out_pipe[1];
+  child.stderr_fd = err_pipe[1];
+  absl::StatusOr<pid_t> spawned = Spawn(child);
   close(out_pipe[1]);
   close(err_pipe[1]);
   if (!spawned.ok()) {
@@ -229,7 +208,7 @@ absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
   }
   const pid_t pid = *spawned;
   std::string out, err;
-  const auto deadline = std::chrono::steady_clock::now() + run.timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool timed_out = false;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open_fds = 2;
@@ -261,10 +240,9 @@ absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
-  const std::string name = absl::StrCat("peer ", run.script);
   if (timed_out) {
     return absl::DeadlineExceededError(
-        absl::StrCat(name, ": no answer within ", run.timeout.count(), " s (killed)"));
+        absl::StrCat(name, ": no answer within ", timeout.count(), " s (killed)"));
   }
   static const std::regex missing(R"(No module named '([A-Za-z0-9_]+))");
   std::smatch m;
@@ -276,18 +254,47 @@ absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
             ? ""
             : absl::StrCat(" (Debian package ", package, "; scripts/install-deps --peers)")));
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!WIFEXITED(status) ||
+      std::find(ok_exits.begin(), ok_exits.end(), WEXITSTATUS(status)) == ok_exits.end()) {
     return absl::InternalError(absl::StrCat(
         name, " failed (", WIFEXITED(status) ? "exit " : "signal ",
         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), "): ", LastNonEmptyLine(err)));
   }
   const std::string last = LastNonEmptyLine(out);
   nlohmann::json j = nlohmann::json::parse(last, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InternalError(absl::StrCat(name, " printed no JSON object on its last line (got '",
+  if (j.is_discarded() || !(j.is_object() || j.is_array())) {
+    return absl::InternalError(absl::StrCat(name, " printed no JSON on its last line (got '",
                                             last.substr(0, 120), "')"));
   }
   return j;
+}
+
+absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
+  std::string script;
+  std::vector<std::string> dirs;
+  if (!run.source_dir.empty()) dirs.push_back(run.source_dir);
+  if (const char* env = std::getenv("MLIOT_SOURCE_DIR")) dirs.push_back(env);
+  dirs.push_back(".");
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path().parent_path().string());
+  dirs.push_back(MLIOT_SOURCE_ROOT);
+  for (const std::string& d : dirs) {
+    const std::string candidate = absl::StrCat(d, "/bench/peers/", run.script);
+    if (std::filesystem::exists(candidate)) {
+      script = candidate;
+      break;
+    }
+  }
+  if (script.empty())
+    return absl::NotFoundError(absl::StrCat("peer bench/peers/", run.script, " not found"));
+  if (!std::filesystem::exists(run.python)) {
+    return absl::NotFoundError(
+        absl::StrCat(run.python, " not found: install python3 (scripts/install-deps --peers)"));
+  }
+  std::vector<std::string> args = {run.python, script};
+  args.insert(args.end(), run.args.begin(), run.args.end());
+  return RunForJson(args, run.timeout, absl::StrCat("peer ", run.script));
 }
 
 nlohmann::json MachineFacts() {

@@ -87,6 +87,13 @@ struct PeerRun {
 // (with its last stderr line).
 absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run);
 
+// Runs ARGS (args[0] a path, stdin /dev/null) and parses the JSON object or
+// list on its last stdout line; errors as RunPeer's, prefixed by `name`, with the
+// last line of its stderr when it exited with a code not in `ok_exits`.
+absl::StatusOr<nlohmann::json> RunForJson(const std::vector<std::string>& args,
+                                          std::chrono::seconds timeout, const std::string& name,
+                                          const std::vector<int>& ok_exits = {0});
+
 // The Debian package that provides Python module `module` ("numpy" ->
 // "python3-numpy"), or "" when unknown.
 std::string DebianPackageForModule(const std::string& module);

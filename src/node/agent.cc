@@ -64,6 +64,7 @@ absl::Status NodeAgent::Start() {
   const HostMetrics host = sampler_.Sample();
   info_.set_name(o_.name);
   info_.set_cores(o_.cores > 0 ? o_.cores : host.cores);
+  sampler_.set_device_cores(info_.cores());
   info_.set_memory_mb(o_.memory_mb > 0 ? o_.memory_mb : host.memory_mb);
   info_.set_gpu(o_.gpu);
   info_.set_arch(
