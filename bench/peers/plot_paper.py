@@ -165,7 +165,49 @@ def fig9(report, out):
     fig.savefig(out, dpi=110)
 
 
-PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "table4": table4}
+def placement(report, out):
+    traces = report["traces"]
+    devices = [d["name"] for d in report.get("devices", [])] or ["M1", "M2", "M3", "M4", "M5"]
+    devices = sorted(devices)
+    colors = {1: "tab:blue", 2: "tab:orange", 3: "tab:green"}
+    fig, (ax, tx) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 2]})
+    for t in traces:
+        if not t["accepted"] or t["node"] not in devices:
+            continue
+        y = devices.index(t["node"]) + 0.27 * ((int(t["trace"][1:]) - 1) % 3 - 1)
+        start, serving, end = t["submitted_s"], t["serving_s"], t["ended_s"]
+        if serving < 0:
+            serving = end
+        c = colors.get(t["iteration"], "tab:gray")
+        ax.barh(y, serving - start, left=start, height=0.25, color=c, alpha=0.35)
+        ax.barh(y, end - serving, left=serving, height=0.25, color=c, alpha=0.9)
+        ax.text(start, y, f"{t['trace']}:{t['policy']}", fontsize=6, va="center")
+    for it in sorted({t["iteration"] for t in traces}):
+        first = min(t["submitted_s"] for t in traces if t["iteration"] == it)
+        ax.axvline(first, color=colors.get(it, "tab:gray"), linestyle=":")
+        ax.annotate(f"({it})", (first, len(devices) - 0.4), fontsize=9, color=colors.get(it, "tab:gray"))
+    ax.set_yticks(range(len(devices)))
+    ax.set_yticklabels(devices)
+    ax.set_xlabel("seconds since the first trace (light: training, dark: serving)")
+    ax.grid(alpha=0.3, axis="x")
+    lines = []
+    for p in report["policies"]:
+        lines.append(f"{p['policy']}: {p['meaning']}")
+    lines.append("")
+    for t in traces:
+        where = t["node"] if t["accepted"] else "refused"
+        lat = f", {t['latency_ms_p50']:.1f} ms" if "latency_ms_p50" in t else ""
+        lines.append(f"{t['trace']}:{t['policy']} -> {where}{lat}  R=[{' > '.join(t['ranking'])}]")
+    tx.axis("off")
+    tx.text(0, 1, "\n".join(lines), fontsize=6.5, va="top", family="monospace")
+    name = {"fig10": "Fig. 10: latency-bound traces", "fig11": "Fig. 11: latency and locality",
+            "fig12": "Fig. 12: diverse policies"}.get(report["experiment"], report["experiment"])
+    fig.suptitle(f"{name} on the emulated testbed ({report['data']})")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "fig10": placement, "fig11": placement, "fig12": placement, "table4": table4}
 
 
 def main():

@@ -186,6 +186,22 @@ std::string DebianPackageForModule(const std::string& module) {
   return it == known.end() ? "" : it->second;
 }
 
+std::string FindSourceFile(const std::string& relative, const std::string& source_dir) {
+  std::vector<std::string> dirs;
+  if (!source_dir.empty()) dirs.push_back(source_dir);
+  if (const char* env = std::getenv("MLIOT_SOURCE_DIR")) dirs.push_back(env);
+  dirs.push_back(".");
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path().parent_path().string());
+  dirs.push_back(MLIOT_SOURCE_ROOT);
+  for (const std::string& d : dirs) {
+    const std::string candidate = absl::StrCat(d, "/", relative);
+    if (std::filesystem::exists(candidate)) return candidate;
+  }
+  return "";
+}
+
 absl::StatusOr<nlohmann::json> RunForJson(const std::vector<std::string>& args,
                                           std::chrono::seconds timeout, const std::string& name,
                                           const std::vector<int>& ok_exits) {
@@ -270,22 +286,7 @@ absl::StatusOr<nlohmann::json> RunForJson(const std::vector<std::string>& args,
 }
 
 absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run) {
-  std::string script;
-  std::vector<std::string> dirs;
-  if (!run.source_dir.empty()) dirs.push_back(run.source_dir);
-  if (const char* env = std::getenv("MLIOT_SOURCE_DIR")) dirs.push_back(env);
-  dirs.push_back(".");
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back(exe.parent_path().parent_path().string());
-  dirs.push_back(MLIOT_SOURCE_ROOT);
-  for (const std::string& d : dirs) {
-    const std::string candidate = absl::StrCat(d, "/bench/peers/", run.script);
-    if (std::filesystem::exists(candidate)) {
-      script = candidate;
-      break;
-    }
-  }
+  const std::string script = FindSourceFile(absl::StrCat("bench/peers/", run.script), run.source_dir);
   if (script.empty())
     return absl::NotFoundError(absl::StrCat("peer bench/peers/", run.script, " not found"));
   if (!std::filesystem::exists(run.python)) {

@@ -87,6 +87,11 @@ struct PeerRun {
 // (with its last stderr line).
 absl::StatusOr<nlohmann::json> RunPeer(const PeerRun& run);
 
+// A file of the source tree (e.g. "testbeds/paper.yaml"), looked up in
+// `source_dir`, $MLIOT_SOURCE_DIR, ".", the build's parent and the
+// configured source root; "" when none has it.
+std::string FindSourceFile(const std::string& relative, const std::string& source_dir = "");
+
 // Runs ARGS (args[0] a path, stdin /dev/null) and parses the JSON object or
 // list on its last stdout line; errors as RunPeer's, prefixed by `name`, with the
 // last line of its stderr when it exited with a code not in `ok_exits`.

@@ -133,7 +133,7 @@ TEST_F(PeerRunnerTest, MissingScript) {
 
 TEST_F(PeerRunnerTest, GarbageIsAClearError) {
   auto r = RunPeer(Peer("garbage.py", "print('accuracy: high')\n"));
-  EXPECT_THAT(r.status().message(), HasSubstr("printed no JSON object on its last line (got 'accuracy: high')"));
+  EXPECT_THAT(r.status().message(), HasSubstr("printed no JSON on its last line (got 'accuracy: high')"));
 }
 
 TEST_F(PeerRunnerTest, AHangingPeerIsKilledAtItsTimeout) {

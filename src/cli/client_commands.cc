@@ -134,13 +134,16 @@ int Submit(ClientArgs& a) {
     }
     return Fail(Annotate(FromGrpc(s), a.spec_path));
   }
+  // Why each node that could not take the task was left out (also when
+  // another node took it).
+  nlohmann::json reasons = nlohmann::json::object();
+  for (const auto& [node, why] : response.reasons()) reasons[node] = why;
   nlohmann::json out;
   if (response.accepted()) {
     out = {{"accepted", true}, {"task", response.task()}, {"node", response.node()},
-           {"ranking", std::vector<std::string>(response.ranking().begin(), response.ranking().end())}};
+           {"ranking", std::vector<std::string>(response.ranking().begin(), response.ranking().end())},
+           {"reasons", reasons}};
   } else {
-    nlohmann::json reasons = nlohmann::json::object();
-    for (const auto& [node, why] : response.reasons()) reasons[node] = why;
     out = {{"accepted", false}, {"task", spec->name}, {"reasons", reasons}};
   }
   if (a.json) {
@@ -192,8 +195,12 @@ int Wait(ClientArgs& a) {
     if (info.ok()) {
       last = StateName(info->phase());
       if (last == a.state && (a.state != "serving" || !info->serving_address().empty())) {
-        std::printf("task %s is %s on %s (version %lld)\n", a.task.c_str(), last.c_str(), info->node().c_str(),
-                    static_cast<long long>(info->version()));
+        if (a.json) {
+          PrintJson({{"task", a.task}, {"state", last}, {"node", info->node()}, {"version", info->version()}});
+        } else {
+          std::printf("task %s is %s on %s (version %lld)\n", a.task.c_str(), last.c_str(), info->node().c_str(),
+                      static_cast<long long>(info->version()));
+        }
         return 0;
       }
       if (last == "failed" && a.state != "failed") {
@@ -284,7 +291,11 @@ int Cancel(ClientArgs& a) {
   v1::CancelResponse response;
   grpc::Status s = client->coordinator().Cancel(WithDeadline(&ctx), request, &response);
   if (!s.ok()) return Fail(FromGrpc(s));
-  std::printf("task %s cancelled\n", a.task.c_str());
+  if (a.json) {
+    PrintJson({{"task", a.task}, {"cancelled", true}});
+  } else {
+    std::printf("task %s cancelled\n", a.task.c_str());
+  }
   return 0;
 }
 
@@ -305,7 +316,7 @@ Runner AddClientCommands(CLI::App& app) {
   CLI::App* tasks = app.add_subcommand("tasks", "list tasks");
   common(tasks, true);
   CLI::App* wait = app.add_subcommand("wait", "wait until a task reaches a state");
-  common(wait, false);
+  common(wait, true);
   wait->add_option("--task", args->task, "task name")->required();
   wait->add_option("--state", args->state, "pending | training | serving | failed")->capture_default_str();
   wait->add_option("--timeout-s", args->timeout_s, "give up after this long")->capture_default_str();
@@ -325,7 +336,7 @@ Runner AddClientCommands(CLI::App& app) {
     }
   }
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a task");
-  common(cancel, false);
+  common(cancel, true);
   cancel->add_option("--task", args->task, "task name")->required();
   return [&app, args]() -> int {
     if (app.got_subcommand("nodes")) return Nodes(*args);
