@@ -207,7 +207,39 @@ def placement(report, out):
     fig.savefig(out, dpi=110)
 
 
-PLOTS = {"fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "fig10": placement, "fig11": placement, "fig12": placement, "table4": table4}
+def fig3(report, out):
+    results = [r for r in report["results"] if "train_s" in r]
+    types = [t for t in ("image", "audio", "sensor") if any(r["type"] == t for r in results)]
+    devices = [d["name"] for d in report["devices"]]
+    dev_colors = dict(zip(devices, ["tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple"]))
+    metrics = [("train_s", "training time (s)"), ("cpu_norm", "CPU (share of the quota)"),
+               ("peak_mb", "peak memory (MB)")]
+    fig, axes = plt.subplots(len(metrics), len(types), figsize=(5 * len(types), 9), squeeze=False)
+    for col, t in enumerate(types):
+        kinds = sorted({r["kind"] for r in results if r["type"] == t})
+        width = 0.8 / max(1, len(devices))
+        for row, (key, label) in enumerate(metrics):
+            ax = axes[row][col]
+            for i, d in enumerate(devices):
+                values = [next((r[key] for r in results if r["type"] == t and r["kind"] == k and r["device"] == d), 0)
+                          for k in kinds]
+                ax.bar([x + i * width for x in range(len(kinds))], values, width, color=dev_colors[d], label=d)
+            ax.set_xticks([x + width * (len(devices) - 1) / 2 for x in range(len(kinds))])
+            ax.set_xticklabels(kinds, rotation=35, fontsize=7)
+            if key == "train_s":
+                ax.set_yscale("log")
+            if row == 0:
+                ax.set_title(t)
+            if col == 0:
+                ax.set_ylabel(label)
+            ax.grid(alpha=0.3, axis="y")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Fig. 3: the device benchmark: each kind trained under each device's quota")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+PLOTS = {"fig3": fig3, "fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "fig10": placement, "fig11": placement, "fig12": placement, "table4": table4}
 
 
 def main():

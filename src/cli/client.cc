@@ -180,6 +180,9 @@ absl::StatusOr<Client::PredictResult> Client::SendPredictions(
   r.accuracy = r.labelled > 0 ? static_cast<double>(correct) / static_cast<double>(r.labelled) : 0;
   r.p50_ms = Percentile(ms, 0.5);
   r.p99_ms = Percentile(ms, 0.99);
+  double total = 0;
+  for (double v : ms) total += v;
+  r.mean_ms = ms.empty() ? 0 : total / static_cast<double>(ms.size());
   r.all_ms = std::move(ms);
   return r;
 }

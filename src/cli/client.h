@@ -34,6 +34,7 @@ class Client {
     int64_t labelled = 0;
     double accuracy = 0;
     double p50_ms = 0, p99_ms = 0;  // end to end, single row, measured here
+    double mean_ms = 0;
     int64_t first_version = 0;      // of the first answer
     int64_t version = 0;            // of the last answer
     int64_t failed = 0;             // requests that failed

@@ -268,7 +268,7 @@ int PredictOrFeedback(ClientArgs& a, bool feedback) {
 }
 
 int PrintPredictions(const ClientArgs& a, const Client::PredictResult& r, int64_t rows) {
-  nlohmann::json out = {{"n", r.n}, {"latency_ms", {{"p50", r.p50_ms}, {"p99", r.p99_ms}}},
+  nlohmann::json out = {{"n", r.n}, {"latency_ms", {{"p50", r.p50_ms}, {"p99", r.p99_ms}, {"mean", r.mean_ms}}},
                         {"version", r.version}, {"first_version", r.first_version}, {"node", r.node}, {"failed", r.failed},
                         {"stage1_answers", r.stage1}};
   if (r.labelled > 0) out["accuracy"] = r.accuracy;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -208,7 +209,10 @@ void NodeAgent::Drive(TaskRun& run) {
     run.error.clear();
   }
   const std::string& task = run.assignment.task();
-  const double cpus = o_.worker_cpus > 0 ? o_.worker_cpus : info_.cores();
+  // A worker's group sits inside the node's: under a node quota (a container,
+  // a testbed device) it cannot be given more than that quota.
+  double cpus = o_.worker_cpus > 0 ? o_.worker_cpus : info_.cores();
+  if (sampler_.quota_cores() > 0) cpus = std::min(cpus, sampler_.quota_cores());
   std::vector<std::string> tls_args;
   if (!o_.tls.cert.empty()) tls_args.insert(tls_args.end(), {"--tls-cert", o_.tls.cert, "--tls-key", o_.tls.key});
   if (!o_.tls.ca.empty()) tls_args.insert(tls_args.end(), {"--tls-ca", o_.tls.ca});

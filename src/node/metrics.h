@@ -51,6 +51,9 @@ class MetricsSampler {
 
   HostMetrics Sample();
 
+  // The CPU quota of the node's own group, in cores; 0 when it has none.
+  double quota_cores() const { return quota_cores_; }
+
  private:
   uint64_t last_total_ = 0;
   uint64_t last_idle_ = 0;
