@@ -171,16 +171,29 @@ def placement(report, out):
     devices = sorted(devices)
     colors = {1: "tab:blue", 2: "tab:orange", 3: "tab:green"}
     fig, (ax, tx) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 2]})
-    for t in traces:
+    # Traces that overlap on a device get their own lane (the first free one).
+    lanes, slot = {}, {}
+    for t in sorted(traces, key=lambda t: t["submitted_s"]):
         if not t["accepted"] or t["node"] not in devices:
             continue
-        y = devices.index(t["node"]) + 0.27 * ((int(t["trace"][1:]) - 1) % 3 - 1)
+        ends = lanes.setdefault(t["node"], [])
+        free = next((i for i, e in enumerate(ends) if e <= t["submitted_s"]), len(ends))
+        if free == len(ends):
+            ends.append(0)
+        ends[free] = t["ended_s"]
+        slot[t["trace"]] = free
+    for t in traces:
+        if t["trace"] not in slot:
+            continue
+        n = max(1, len(lanes[t["node"]]))
+        h = 0.8 / n
+        y = devices.index(t["node"]) - 0.4 + h * (slot[t["trace"]] + 0.5)
         start, serving, end = t["submitted_s"], t["serving_s"], t["ended_s"]
         if serving < 0:
             serving = end
         c = colors.get(t["iteration"], "tab:gray")
-        ax.barh(y, serving - start, left=start, height=0.25, color=c, alpha=0.35)
-        ax.barh(y, end - serving, left=serving, height=0.25, color=c, alpha=0.9)
+        ax.barh(y, serving - start, left=start, height=h * 0.9, color=c, alpha=0.35)
+        ax.barh(y, end - serving, left=serving, height=h * 0.9, color=c, alpha=0.9)
         ax.text(start, y, f"{t['trace']}:{t['policy']}", fontsize=6, va="center")
     for it in sorted({t["iteration"] for t in traces}):
         first = min(t["submitted_s"] for t in traces if t["iteration"] == it)

@@ -128,7 +128,11 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
                                first.val_y.data(), static_cast<int64_t>(first.val_rows.size()),
                                data.cols, k, data.shape.has_value(), data.shape ? data.shape->height : 0,
                                data.shape ? data.shape->width : 0, o.seed, workers};
-  const PreprocessChoice prep = ChoosePreprocessing(choice_in, o.scale, o.reduce, deadline, say);
+  // The automatic choices get at most a quarter of the budget: on a slow
+  // device (a small CPU quota) their proxies could otherwise use all of it
+  // and leave no time for a single model.
+  const Deadline choice_deadline(clock_, t0 + std::min(0.25 * o.budget_s, o.budget_s - reserve_s));
+  const PreprocessChoice prep = ChoosePreprocessing(choice_in, o.scale, o.reduce, choice_deadline, say);
   FitControl pre_control;
   pre_control.seed = o.seed;
   const Dataset pre_rows = data.Subset(folds.preprocess_rows());
