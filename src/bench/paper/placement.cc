@@ -48,7 +48,7 @@ struct TraceRun {
   int iteration = 0;
   Policy policy;
   json nodes_before;  // `mliot nodes` just before the submit
-  json submit;        // the coordinator's answer (node, ranking, reasons)
+  json submit = json::object();  // the coordinator's answer (node, ranking, reasons)
   double submitted_s = 0, serving_s = -1, ended_s = -1;
   json predict;       // `mliot predict --json` (latency_ms, accuracy, node)
   std::string error;

@@ -77,7 +77,8 @@ absl::StatusOr<json> TestbedRun::Submit(const std::string& task, const std::stri
   const std::string spec = absl::StrCat(dir_, "/", task, ".yaml");
   std::ofstream out(spec);
   out << "name: " << task << "\ndata: csv:" << data << "\nlabel: label\n"
-      << "model:\n  budget_s: " << budget_s << "\ndevice:\n";
+      << "model:\n  budget_s: " << budget_s << "\n";
+  if (!require.empty() || !prefer.empty()) out << "device:\n";
   if (!require.empty()) out << "  require: \"" << require << "\"\n";
   if (!prefer.empty()) out << "  prefer: \"" << prefer << "\"\n";
   out.close();
