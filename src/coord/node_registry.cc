@@ -108,6 +108,7 @@ std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::str
     v.gpu = e.info.gpu();
     v.arch = e.info.arch();
     v.rtt_ms = e.info.rtt_ms();
+    v.cpu_quota = e.info.cpu_quota_cores();
     v.labels = e.labels;
     v.cpu = e.metrics.cpu();
     v.mem = e.metrics.mem();

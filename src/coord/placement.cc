@@ -7,21 +7,37 @@
 namespace mliot {
 namespace {
 
-double Cores(const NodeView& node) { return std::max(1, node.cores); }
+// What the node's CPU can give, in cores: its quota, else its core count.
+double Capacity(const NodeView& node) {
+  return node.cpu_quota > 0 ? node.cpu_quota : std::max(1, node.cores);
+}
+
+// The CPU in use, in the same cores.
+double Busy(const NodeView& node) {
+  return node.cpu_quota > 0 ? node.cpu / 100.0 * node.cpu_quota : node.load;
+}
 
 }  // namespace
 
 double PredictLatencyMs(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task,
                         int tasks_after) {
   const double predict_ms = task.image ? bench.image_predict_ms : bench.sensor_predict_ms;
-  const double contention = std::max(1.0, (tasks_after + node.load) / Cores(node));
-  return node.rtt_ms + predict_ms * contention;
+  const double capacity = Capacity(node);
+  const double contention = std::max(1.0, (tasks_after + Busy(node)) / capacity);
+  // A quota below one core that the node already uses up (a training, say)
+  // is throttled for the rest of each CFS period: a request waits for the
+  // next one.
+  const double throttled =
+      node.cpu_quota > 0 && node.cpu_quota < 1 && Busy(node) >= kSaturated * node.cpu_quota
+          ? kCfsPeriodMs * (1 - node.cpu_quota)
+          : 0;
+  return node.rtt_ms + predict_ms * contention + throttled;
 }
 
 double PredictTrainS(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task) {
   // A node that did not report a speed is taken to be as fast as the reference.
   const double speed = bench.train_speed > 0 ? bench.train_speed : 1.0;
-  return task.budget_s / speed * std::max(1.0, (node.load + 1) / Cores(node));
+  return task.budget_s / speed * std::max(1.0, (Busy(node) + 1) / Capacity(node));
 }
 
 Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& require,

@@ -40,9 +40,18 @@ struct TaskProfile {
 };
 
 // latency_ms = rtt_ms + predict_ms * contention, where contention =
-// max(1, (tasks_after + load) / cores) grows once the node's cores are
-// oversubscribed; train_s = budget_s / train_speed * max(1, (load + 1) / cores).
-// `tasks_after` counts the tasks on the node including this one.
+// max(1, (tasks_after + busy) / capacity) grows once the node's CPU is
+// oversubscribed (each served task counted as a client keeping one request
+// in flight, i.e. one core of demand): capacity is the node's CPU quota when
+// it runs under one (a container, a testbed device), else its cores; busy is
+// the CPU in use, in those cores (under a quota cpu% of it, else the load
+// average). train_s = budget_s / train_speed * max(1, (busy + 1) / capacity).
+// `tasks_after` counts the tasks on the node including this one. A node
+// under a quota below one core that is already saturated (busy >= 90 % of
+// the quota) adds the throttled part of a CFS period, 100 ms x (1 - quota):
+// on the testbed's M1 a request beside a training waited that long.
+inline constexpr double kCfsPeriodMs = 100;
+inline constexpr double kSaturated = 0.9;
 double PredictLatencyMs(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task,
                         int tasks_after);
 double PredictTrainS(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task);

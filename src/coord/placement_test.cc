@@ -64,6 +64,31 @@ TEST(PredictTest, LatencyGrowsOnceCoresAreOversubscribed) {
   EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 2), 3 + 0.3 * 2);
 }
 
+TEST(PredictTest, UnderACpuQuotaTheQuotaIsTheCapacity) {
+  // A device declaring 4 cores but limited to an eighth of one (a testbed
+  // M1): one served task already oversubscribes it eightfold.
+  NodeView node;
+  node.cores = 4;
+  node.cpu_quota = 0.125;
+  node.rtt_ms = 3;
+  const NodeBenchmark bench;  // image 0.3 ms
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 1), 3 + 0.3 * 8);
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 2), 3 + 0.3 * 16);
+  // Busy at half its quota (cpu is a percent of the quota): 1 task + 0.0625 cores.
+  node.cpu = 50;
+  node.load = 2;  // the share times the declared cores: not used under a quota
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 1), 3 + 0.3 * 8.5);
+  EXPECT_DOUBLE_EQ(PredictTrainS(node, bench, TaskProfile{.image = false, .budget_s = 10}),
+                   10 * 8.5);
+  // Saturated (a training uses the whole quota): a request waits out the
+  // throttled 87.5 ms of a CFS period.
+  node.cpu = 100;
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 1), 3 + 0.3 * 9 + 87.5);
+  // A quota of a core or more is not throttled that way.
+  node.cpu_quota = 2;
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 1), 3 + 0.3 * 1.5);
+}
+
 TEST(PredictTest, TrainingTimeScalesWithSpeedAndLoad) {
   NodeView node;
   node.cores = 4;

@@ -74,6 +74,9 @@ struct NodeView {
   double mem = 0;       // percent of memory in use, 0-100
   double load = 0;      // load average (1 min)
   double free_cpu = 0;  // idle cores
+  // The CPU quota the node runs under, in cores of its host (0: none); with
+  // one, `cpu` is a percent of it.
+  double cpu_quota = 0;
   int tasks = 0;
   bool alive = true;
   // Predictions for the task being placed.

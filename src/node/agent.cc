@@ -66,6 +66,7 @@ absl::Status NodeAgent::Start() {
   info_.set_name(o_.name);
   info_.set_cores(o_.cores > 0 ? o_.cores : host.cores);
   sampler_.set_device_cores(info_.cores());
+  info_.set_cpu_quota_cores(sampler_.quota_cores());
   info_.set_memory_mb(o_.memory_mb > 0 ? o_.memory_mb : host.memory_mb);
   info_.set_gpu(o_.gpu);
   info_.set_arch(
