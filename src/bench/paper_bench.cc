@@ -25,7 +25,7 @@ using Experiment = std::function<absl::StatusOr<json>(Context&)>;
 
 const std::vector<std::pair<std::string, Experiment>>& Registry() {
   static const std::vector<std::pair<std::string, Experiment>> all = {
-      {"fig3", paper::Fig3}, {"fig5", paper::Fig5}, {"fig6", paper::Fig6}, {"fig7", paper::Fig7}, {"fig8", paper::Fig8}, {"fig9", paper::Fig9}, {"fig10", paper::Fig10}, {"fig11", paper::Fig11}, {"fig12", paper::Fig12}, {"table4", paper::Table4}};
+      {"fig3", paper::Fig3}, {"fig5", paper::Fig5}, {"fig6", paper::Fig6}, {"fig7", paper::Fig7}, {"fig8", paper::Fig8}, {"fig9", paper::Fig9}, {"fig10", paper::Fig10}, {"fig11", paper::Fig11}, {"fig12", paper::Fig12}, {"fig13", paper::Fig13}, {"table4", paper::Table4}};
   return all;
 }
 

@@ -78,9 +78,11 @@ int Nodes(ClientArgs& a) {
                    {"cpu", n.metrics().cpu()}, {"mem", n.metrics().mem()}, {"load", n.metrics().load()},
                    {"isolation", n.info().isolation()},
                    {"tasks", std::vector<std::string>(n.tasks().begin(), n.tasks().end())},
-                   {"rtt_ms", n.info().rtt_ms()}, {"workers", workers},
+                   {"rtt_ms", n.info().rtt_ms()}, {"cpu_quota_cores", n.info().cpu_quota_cores()},
+                   {"workers", workers},
                    {"benchmark", {{"image_predict_ms", n.info().benchmark().image_predict_ms()},
                                   {"sensor_predict_ms", n.info().benchmark().sensor_predict_ms()},
+                                  {"request_ms", n.info().benchmark().request_ms()},
                                   {"train_speed", n.info().benchmark().train_speed()}}}});
   }
   if (a.json) {
@@ -142,7 +144,7 @@ int Submit(ClientArgs& a) {
   if (response.accepted()) {
     out = {{"accepted", true}, {"task", response.task()}, {"node", response.node()},
            {"ranking", std::vector<std::string>(response.ranking().begin(), response.ranking().end())},
-           {"reasons", reasons}};
+           {"reasons", reasons}, {"predicted_latency_ms", response.predicted_latency_ms()}};
   } else {
     out = {{"accepted", false}, {"task", spec->name}, {"reasons", reasons}};
   }

@@ -203,6 +203,7 @@ bool CoordinatorService::PlaceLocked(TaskEntry& task, const std::string& exclude
   if (response != nullptr) {
     response->set_accepted(p.accepted);
     for (const std::string& n : p.ranking) response->add_ranking(n);
+    response->set_predicted_latency_ms(p.latency_ms);
     for (const auto& [n, why] : p.reasons) (*response->mutable_reasons())[n] = why;
   }
   if (!p.accepted) {

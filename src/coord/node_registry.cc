@@ -119,6 +119,7 @@ std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::str
     v.alive = e.alive;
     c.bench.image_predict_ms = e.info.benchmark().image_predict_ms();
     c.bench.sensor_predict_ms = e.info.benchmark().sensor_predict_ms();
+    c.bench.request_ms = e.info.benchmark().request_ms();
     c.bench.train_speed = e.info.benchmark().train_speed() > 0 ? e.info.benchmark().train_speed() : 1.0;
     out.push_back(std::move(c));
   }

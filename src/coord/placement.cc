@@ -21,7 +21,8 @@ double Busy(const NodeView& node) {
 
 double PredictLatencyMs(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task,
                         int tasks_after) {
-  const double predict_ms = task.image ? bench.image_predict_ms : bench.sensor_predict_ms;
+  const double predict_ms =
+      (task.image ? bench.image_predict_ms : bench.sensor_predict_ms) + bench.request_ms;
   const double capacity = Capacity(node);
   const double contention = std::max(1.0, (tasks_after + Busy(node)) / capacity);
   // A quota below one core that the node already uses up (a training, say)
@@ -71,6 +72,7 @@ Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& r
     double key;
     double load;
     const std::string* name;
+    double latency_ms;
   };
   std::vector<Ranked> ranked;
   ranked.reserve(eligible.size());
@@ -87,7 +89,7 @@ Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& r
         key = -prefer.Key(eligible[i]);
         break;
     }
-    ranked.push_back({key, load[i], &eligible[i].name});
+    ranked.push_back({key, load[i], &eligible[i].name, eligible[i].latency_ms});
   }
   const auto top = ranked.begin() + static_cast<std::ptrdiff_t>(std::min(keep, ranked.size()));
   std::partial_sort(ranked.begin(), top, ranked.end(), [](const Ranked& a, const Ranked& b) {
@@ -100,6 +102,7 @@ Placement Place(std::vector<PlacementCandidate> candidates, const RequireExpr& r
   if (!placement.ranking.empty()) {
     placement.accepted = true;
     placement.node = placement.ranking.front();
+    placement.latency_ms = ranked.front().latency_ms;
   }
   return placement;
 }

@@ -29,6 +29,9 @@ struct NodeBenchmark {
   // one figure for image tasks and one for sensor (tabular) tasks.
   double image_predict_ms = 0.3;
   double sensor_predict_ms = 0.05;
+  // One loopback gRPC call on the node (both ends): a request's cost beyond
+  // the model. 0 when the node did not measure it.
+  double request_ms = 0;
   // Training speed relative to the reference machine (the 2-core dev box):
   // 2.0 means twice as fast.
   double train_speed = 1.0;
@@ -39,7 +42,7 @@ struct TaskProfile {
   double budget_s = 60;  // the training budget the spec asks for
 };
 
-// latency_ms = rtt_ms + predict_ms * contention, where contention =
+// latency_ms = rtt_ms + (predict_ms + request_ms) * contention, where contention =
 // max(1, (tasks_after + busy) / capacity) grows once the node's CPU is
 // oversubscribed (each served task counted as a client keeping one request
 // in flight, i.e. one core of demand): capacity is the node's CPU quota when
@@ -64,6 +67,7 @@ struct PlacementCandidate {
 struct Placement {
   bool accepted = false;
   std::string node;                    // when accepted
+  double latency_ms = 0;               // predicted on `node`, when accepted
   std::vector<std::string> ranking;    // the best eligible nodes, best first
   std::map<std::string, std::string> reasons;  // node -> why it was not eligible
 };

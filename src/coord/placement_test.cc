@@ -57,6 +57,9 @@ TEST(PredictTest, LatencyGrowsOnceCoresAreOversubscribed) {
   EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 4), 3.3);
   EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 8), 3 + 0.3 * 2);
   EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 1), 3.05);
+  NodeBenchmark with_request = bench;
+  with_request.request_ms = 0.1;  // a measured loopback call adds to every request
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, with_request, sensor, 1), 3.15);
   node.load = 2;  // (6 tasks + load 2) / 4 cores
   EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 6), 3 + 0.3 * 2);
   node.load = 0;
@@ -117,6 +120,9 @@ TEST(PlaceTest, LocalityWithMaxMemoryPicksTheBiggerLocalNode) {
   EXPECT_EQ(p.node, "B");
   EXPECT_THAT(p.ranking, ElementsAre("B", "A"));
   EXPECT_THAT(p.reasons, ElementsAre(Pair("C", "locality 'cloud' != 'local'")));
+  // The prediction on the chosen node comes with the answer: B's rtt 14 ms
+  // plus its single-row image latency.
+  EXPECT_DOUBLE_EQ(p.latency_ms, 14 + NodeBenchmark{}.image_predict_ms);
 }
 
 TEST(PlaceTest, LatencyThresholdPicksTheNearNode) {

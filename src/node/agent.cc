@@ -84,10 +84,14 @@ absl::Status NodeAgent::Start() {
   Log(o_.name, absl::StrCat("resource isolation: ", limiter_->isolation()));
   MLIOT_ASSIGN_OR_RETURN(*info_.mutable_benchmark(), RunDeviceBenchmark(o_.benchmark));
   Log(o_.name, absl::StrFormat("benchmark (%s, %.1fs, %.0f%% of the CPU): image %.3f ms, sensor %.3f ms, "
-                               "train speed %.2f, %d kinds timed",
+                               "request %.3f ms, train speed %.2f, %d kinds timed%s",
                                o_.benchmark, info_.benchmark().seconds(), 100 * info_.benchmark().cpu_share(),
                                info_.benchmark().image_predict_ms(), info_.benchmark().sensor_predict_ms(),
-                               info_.benchmark().train_speed(), info_.benchmark().kind_predict_ms_size()));
+                               info_.benchmark().request_ms(), info_.benchmark().train_speed(),
+                               info_.benchmark().kind_predict_ms_size(),
+                               sampler_.quota_cores() > 0
+                                   ? absl::StrFormat("; CPU quota %.3f cores", sampler_.quota_cores())
+                                   : ""));
   // The Node endpoint.
   MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
   node_service_ = std::make_unique<NodeServiceImpl>(&info_);

@@ -153,29 +153,10 @@ absl::StatusOr<json> RunTraces(Context& c, const std::string& fig,
                                const std::vector<ClaimCheck>& checks) {
   const bool quick = c.options.quick;
   const Schedule s = quick ? Schedule{2, 2, 0.5, 2, 3, 1} : Schedule{10, 15, 2, 8, 10, 3};
-  // The traces' data: the sensor data set's featurized rows (quick: synthetic).
   const std::string dir = absl::StrCat(c.work, "/", fig);
-  fs::create_directories(dir);
-  Dataset train, test;
-  if (quick) {
-    train = SyntheticRows(300, 1);
-    test = SyntheticRows(120, 2);
-  } else {
-    // 1,000 training rows: the small devices train several traces at once.
-    MLIOT_ASSIGN_OR_RETURN(const FeaturizedSplit* d, c.Data("sensor"));
-    train = Sample(d->train, 1000, 5);
-    test = d->test;
-  }
-  const std::string train_csv = dir + "/train.csv";
-  MLIOT_RETURN_IF_ERROR(WriteCsvRows(train, train_csv));
-  // T1-T6: six disjoint parts of the test rows, in order.
-  std::vector<std::string> parts;
-  for (int k = 0; k < 6; ++k) {
-    std::vector<int64_t> rows;
-    for (int64_t i = test.rows * k / 6; i < test.rows * (k + 1) / 6; ++i) rows.push_back(i);
-    parts.push_back(absl::StrCat(dir, "/T", k + 1, ".csv"));
-    MLIOT_RETURN_IF_ERROR(WriteCsvRows(test.Subset(rows), parts.back()));
-  }
+  MLIOT_ASSIGN_OR_RETURN(TraceFiles files, WriteTraceFiles(c, dir));
+  const std::string& train_csv = files.train;
+  const std::vector<std::string>& parts = files.parts;
   const std::string testbed = FindSourceFile("testbeds/paper.yaml", c.options.source_dir);
   if (testbed.empty()) return absl::NotFoundError("testbeds/paper.yaml not found (--source-dir)");
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<TestbedRun> tb,

@@ -99,6 +99,28 @@ absl::Status WriteCsvRows(const Dataset& d, const std::string& path) {
   return out ? absl::OkStatus() : absl::UnavailableError(absl::StrCat(path, ": cannot write"));
 }
 
+absl::StatusOr<TraceFiles> WriteTraceFiles(Context& c, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  Dataset train, test;
+  if (c.options.quick) {
+    train = SyntheticRows(300, 1);
+    test = SyntheticRows(120, 2);
+  } else {
+    MLIOT_ASSIGN_OR_RETURN(const FeaturizedSplit* d, c.Data("sensor"));
+    train = Sample(d->train, 1000, 5);
+    test = d->test;
+  }
+  TraceFiles files{.train = dir + "/train.csv"};
+  MLIOT_RETURN_IF_ERROR(WriteCsvRows(train, files.train));
+  for (int k = 0; k < 6; ++k) {
+    std::vector<int64_t> rows;
+    for (int64_t i = test.rows * k / 6; i < test.rows * (k + 1) / 6; ++i) rows.push_back(i);
+    files.parts.push_back(absl::StrCat(dir, "/T", k + 1, ".csv"));
+    MLIOT_RETURN_IF_ERROR(WriteCsvRows(test.Subset(rows), files.parts.back()));
+  }
+  return files;
+}
+
 Dataset SyntheticRows(int64_t rows, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> noise(0, 1);

@@ -48,6 +48,17 @@ class TestbedRun {
   pid_t up_ = -1;
 };
 
+// The application traces' data (paper §6.1): the training rows every trace
+// trains on and T1-T6, six disjoint parts of the test rows, as CSV files in
+// `dir`. The sensor data set's featurized rows (1,000 training rows: the
+// small devices train several traces at once); quick mode: synthetic rows.
+struct TraceFiles {
+  std::string train;
+  std::vector<std::string> parts;  // T1..T6
+};
+struct Context;
+absl::StatusOr<TraceFiles> WriteTraceFiles(Context& c, const std::string& dir);
+
 // `d` as a CSV file (f0..fN, label); the label column holds class names.
 absl::Status WriteCsvRows(const Dataset& d, const std::string& path);
 
