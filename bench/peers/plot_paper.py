@@ -14,6 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import peerlib  # noqa: E402
 
+def save(fig, out, title=None):
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 CONFIG_STYLE = {"baseline": ("tab:gray", "o"), "dr": ("tab:blue", "s"), "hpo": ("tab:orange", "^"),
                 "dr+hpo": ("tab:green", "D")}
 
@@ -38,9 +45,7 @@ def fig5(report, out):
                 ax.set_ylabel(label)
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Fig. 5: dimensionality reduction x HPO (mliot)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out, "Fig. 5: dimensionality reduction x HPO (mliot)")
 
 
 def fig7(report, out):
@@ -67,9 +72,7 @@ def fig7(report, out):
             if col == 0:
                 ax.set_ylabel(label)
             ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("Fig. 7: stage-1 classifiers, background vs the rest (mliot)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out, "Fig. 7: stage-1 classifiers, background vs the rest (mliot)")
 
 
 def fig6(report, out):
@@ -87,8 +90,7 @@ def fig6(report, out):
     ax.set_title(f"Fig. 6: lazy training ({report['type']})")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out)
 
 
 def fig8(report, out):
@@ -105,9 +107,7 @@ def fig8(report, out):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
     axes[-1].set_xlabel("stream time (s)")
-    fig.suptitle(f"Fig. 8: two-stage serving on a background-heavy audio stream ({report['data']})")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out, f"Fig. 8: two-stage serving on a background-heavy audio stream ({report['data']})")
 
 
 def table4(report, out):
@@ -134,9 +134,7 @@ def table4(report, out):
             ax.grid(alpha=0.3, axis="x")
             if row == 0:
                 ax.set_title(d)
-    fig.suptitle("Table 4: mliot (green) against general-purpose baselines (gray); the paper's rows (blue)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out, "Table 4: mliot (green) against general-purpose baselines (gray); the paper's rows (blue)")
 
 
 def fig9(report, out):
@@ -161,8 +159,7 @@ def fig9(report, out):
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     ax.set_title(f"Fig. 9: adaptation under noise ({report['data']}); noise dotted, feedback dashed", fontsize=9, pad=22)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out)
 
 
 def placement(report, out):
@@ -215,9 +212,7 @@ def placement(report, out):
     tx.text(0, 1, "\n".join(lines), fontsize=6.5, va="top", family="monospace")
     name = {"fig10": "Fig. 10: latency-bound traces", "fig11": "Fig. 11: latency and locality",
             "fig12": "Fig. 12: diverse policies"}.get(report["experiment"], report["experiment"])
-    fig.suptitle(f"{name} on the emulated testbed ({report['data']})")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out, f"{name} on the emulated testbed ({report['data']})")
 
 
 def fig3(report, out):
@@ -247,9 +242,7 @@ def fig3(report, out):
                 ax.set_ylabel(label)
             ax.grid(alpha=0.3, axis="y")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Fig. 3: the device benchmark: each kind trained under each device's quota")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save(fig, out, "Fig. 3: the device benchmark: each kind trained under each device's quota")
 
 
 PLOTS = {"fig3": fig3, "fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "fig10": placement, "fig11": placement, "fig12": placement, "table4": table4}

@@ -81,7 +81,7 @@ absl::StatusOr<json> RunPaperBench(const PaperBenchOptions& o) {
   if (chosen.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--experiment '", o.experiment, "': valid: ", absl::StrJoin(PaperExperiments(), ", "),
-        ", all (the paper's other figures are not here yet)"));
+        ", all"));
   }
   Context c{.options = o, .work = o.work_dir.empty() ? TempDir("paper") : o.work_dir};
   fs::create_directories(c.work);

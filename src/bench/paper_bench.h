@@ -5,8 +5,8 @@
 //
 //   {experiment, claims: [{claim, paper, mliot, held}], figure, elapsed_s, ...}
 //
-// Experiments so far: fig5 (dimensionality reduction x HPO at three training
-// sizes on image, audio and sensor data). docs/PAPER.md has every figure.
+// The experiments are in bench/paper/ (one file each, listed in
+// bench/paper/experiment.h); docs/PAPER.md has every figure.
 #ifndef MLIOT_BENCH_PAPER_BENCH_H_
 #define MLIOT_BENCH_PAPER_BENCH_H_
 

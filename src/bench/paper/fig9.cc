@@ -161,7 +161,7 @@ absl::StatusOr<json> Fig9(Context& c) {
 
   const std::vector<Phase> phases = {{"", 0}, {"fan", 0}, {"hum", 0}};
   const int64_t feedback_windows = c.options.quick ? 6 : 15;
-  std::vector<float> cert(static_cast<size_t>(baseline->num_classes()) + 8);
+  std::vector<float> cert(static_cast<size_t>(baseline->num_classes()));
   json timeline = json::array(), events = json::array(), phase_reports = json::array();
   double t_s = 0;
   const double hop_s = f->hop_seconds();
@@ -204,6 +204,8 @@ absl::StatusOr<json> Fig9(Context& c) {
           const double adapt_s =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           MLIOT_ASSIGN_OR_RETURN(adapted, Servable::Load(bundle));
+          // Feedback may add a class.
+          cert.resize(static_cast<size_t>(std::max(baseline->num_classes(), adapted->num_classes())));
           events.push_back({{"t_s", t_s},
                             {"event", "feedback"},
                             {"rows", feedback.rows},

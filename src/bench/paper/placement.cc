@@ -300,9 +300,21 @@ std::string Where(const std::vector<const TraceRun*>& traces) {
   return parts.empty() ? "none placed" : absl::StrJoin(parts, ", ");
 }
 
-bool Local(const TraceRun& t) {
-  const std::string node = t.submit.value("node", "");
-  return node == "M1" || node == "M2";
+bool On(const TraceRun& t, const std::vector<std::string>& nodes) {
+  return std::find(nodes.begin(), nodes.end(), t.submit.value("node", "")) != nodes.end();
+}
+
+bool Local(const TraceRun& t) { return On(t, {"M1", "M2"}); }
+
+// The claim that every placed trace of `policy` ran on one of `nodes`.
+ClaimCheck AllOn(const std::string& policy, const std::vector<std::string>& nodes,
+                 const std::string& claim, const std::string& paper) {
+  return [=](const std::vector<TraceRun>& traces) {
+    const std::vector<const TraceRun*> placed = Placed(traces, policy);
+    bool all = !placed.empty();
+    for (const TraceRun* t : placed) all = all && On(*t, nodes);
+    return Claim(claim, paper, Where(placed), all);
+  };
 }
 
 }  // namespace
@@ -318,14 +330,9 @@ absl::StatusOr<json> Fig10(Context& c) {
       {"P5", "latency_ms <= 30", "", "latency < 30 ms"},
       {"P6", "latency_ms <= 90", "", "latency < 90 ms"},
   };
-  std::vector<ClaimCheck> checks = {[](const std::vector<TraceRun>& traces) {
-    const std::vector<const TraceRun*> p1 = Placed(traces, "P1");
-    bool all_m1 = !p1.empty();
-    for (const TraceRun* t : p1) all_m1 = all_m1 && t->submit.value("node", "") == "M1";
-    return Claim("the tightest bound (10 ms) goes to the closest device, M1",
-                 "T1:P1 is scheduled on M1, the lowest RTT (~3 ms) among those meeting it",
-                 Where(p1), all_m1);
-  }};
+  std::vector<ClaimCheck> checks = {
+      AllOn("P1", {"M1"}, "the tightest bound (10 ms) goes to the closest device, M1",
+            "T1:P1 is scheduled on M1, the lowest RTT (~3 ms) among those meeting it")};
   return RunTraces(c, "fig10", policies, checks);
 }
 
@@ -342,13 +349,8 @@ absl::StatusOr<json> Fig11(Context& c) {
       {"P6", "", "", "best effort"},
   };
   std::vector<ClaimCheck> checks = {
-      [](const std::vector<TraceRun>& traces) {
-        const std::vector<const TraceRun*> p2 = Placed(traces, "P2");
-        bool local = !p2.empty();
-        for (const TraceRun* t : p2) local = local && Local(*t);
-        return Claim("local-only traces always run on a local device (M1, M2)",
-                     "traces with P2 pick only local devices", Where(p2), local);
-      },
+      AllOn("P2", {"M1", "M2"}, "local-only traces always run on a local device (M1, M2)",
+            "traces with P2 pick only local devices"),
       [](const std::vector<TraceRun>& traces) {
         int n = 0, ok = 0;
         std::vector<const TraceRun*> all;
@@ -384,13 +386,8 @@ absl::StatusOr<json> Fig12(Context& c) {
       {"P5", "cpu < 50", "", "CPU use < 50 %"},
       {"P6", "", "max(memory_mb)", "the device with the most memory"},
   };
-  std::vector<ClaimCheck> checks = {[](const std::vector<TraceRun>& traces) {
-    const std::vector<const TraceRun*> p6 = Placed(traces, "P6");
-    bool m5 = !p6.empty();
-    for (const TraceRun* t : p6) m5 = m5 && t->submit.value("node", "") == "M5";
-    return Claim("the most-memory policy always picks M5",
-                 "T6, T12, T18 (most memory) always run on M5 (32 GB)", Where(p6), m5);
-  }};
+  std::vector<ClaimCheck> checks = {AllOn("P6", {"M5"}, "the most-memory policy always picks M5",
+                                           "T6, T12, T18 (most memory) always run on M5 (32 GB)")};
   return RunTraces(c, "fig12", policies, checks);
 }
 
