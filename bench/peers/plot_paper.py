@@ -245,7 +245,32 @@ def fig3(report, out):
     save(fig, out, "Fig. 3: the device benchmark: each kind trained under each device's quota")
 
 
-PLOTS = {"fig3": fig3, "fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "fig10": placement, "fig11": placement, "fig12": placement, "table4": table4}
+def fig13(report, out):
+    devices = report["devices"]
+    colors = dict(zip(devices, ["tab:red", "tab:blue", "tab:green"]))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    for d in devices:
+        steps = report["unbounded"].get(d, [])
+        top.errorbar([s["tasks"] for s in steps], [s["mean_ms"] for s in steps],
+                     yerr=[s["stdev_ms"] for s in steps], color=colors[d], marker="o", capsize=3, label=d)
+        tasks = report["bounded"].get(d, {}).get("tasks", [])
+        bottom.errorbar([t["task"] for t in tasks], [t["measured_mean_ms"] for t in tasks],
+                        yerr=[t["step"]["stdev_ms"] for t in tasks], color=colors[d], marker="o", capsize=3,
+                        label=f"{d}: measured ({len(tasks)} admitted)")
+        bottom.plot([t["task"] for t in tasks], [t["predicted_ms"] for t in tasks], color=colors[d],
+                    linestyle="--", marker="x", label=f"{d}: predicted at admission")
+    bottom.axhline(report["bound_ms"], color="black", linestyle=":", label=f"bound {report['bound_ms']:.2f} ms")
+    top.set_title("no policy", fontsize=9)
+    bottom.set_title("latency_ms <= bound: admission by predicted latency", fontsize=9)
+    for ax in (top, bottom):
+        ax.set_ylabel("end-to-end latency, mean (ms)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    bottom.set_xlabel("co-located tasks on the device")
+    save(fig, out, f"Fig. 13: co-located tasks ({report['data']})")
+
+
+PLOTS = {"fig3": fig3, "fig5": fig5, "fig6": fig6, "fig7": fig7, "fig8": fig8, "fig9": fig9, "fig10": placement, "fig11": placement, "fig12": placement, "fig13": fig13, "table4": table4}
 
 
 def main():
