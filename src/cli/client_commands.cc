@@ -71,7 +71,7 @@ int Nodes(ClientArgs& a) {
     nlohmann::json workers = nlohmann::json::array();
     for (const v1::WorkerMetrics& w : n.metrics().workers()) {
       workers.push_back({{"task", w.task()}, {"role", w.role()}, {"pid", w.pid()}, {"cpu_percent", w.cpu_percent()},
-                         {"rss_mb", w.rss_mb()}, {"restarts", w.restarts()}});
+                         {"rss_mb", w.rss_mb()}, {"restarts", w.restarts()}, {"serve_ms", w.serve_ms()}});
     }
     out.push_back({{"name", n.info().name()}, {"alive", n.alive()}, {"cores", n.info().cores()},
                    {"memory_mb", n.info().memory_mb()}, {"gpu", n.info().gpu()}, {"labels", labels},
@@ -80,6 +80,8 @@ int Nodes(ClientArgs& a) {
                    {"tasks", std::vector<std::string>(n.tasks().begin(), n.tasks().end())},
                    {"rtt_ms", n.info().rtt_ms()}, {"cpu_quota_cores", n.info().cpu_quota_cores()},
                    {"workers", workers},
+                   {"serve_ms", {{"image", n.metrics().image_serve_ms()},
+                                 {"sensor", n.metrics().sensor_serve_ms()}}},
                    {"benchmark", {{"image_predict_ms", n.info().benchmark().image_predict_ms()},
                                   {"sensor_predict_ms", n.info().benchmark().sensor_predict_ms()},
                                   {"request_ms", n.info().benchmark().request_ms()},

@@ -117,6 +117,7 @@ int RunWorker(WorkerArgs& a) {
   absl::StatusOr<std::string> token = ReadFile(a.task_dir + "/token");
   if (!token.ok()) return Fail(token.status());
   ServingService service(spec->name, a.task_dir + "/bundle", a.task_dir + "/feedback", *token);
+  service.set_stats_path(a.task_dir + "/serve.stats");
   if (absl::Status s = service.Start(); !s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(a.tls);
   if (!creds.ok()) return Fail(creds.status());

@@ -110,10 +110,6 @@ v1::NodeInfo FromRecord(const NodeRecord& r) {
 // How many nodes' reasons a refused task's stored message names.
 constexpr size_t kReasonsKept = 10;
 
-bool IsImageData(const std::string& data) {
-  return absl::StartsWith(data, "fashion-mnist:") || absl::StartsWith(data, "idx:");
-}
-
 }  // namespace
 
 CoordinatorService::CoordinatorService(CoordinatorOptions options, const Clock* clock)

@@ -50,6 +50,9 @@ bool NodeRegistry::Heartbeat(const v1::HeartbeatRequest& request) {
     e.metrics.set_load(kAlpha * m.load() + (1 - kAlpha) * e.metrics.load());
   }
   ++e.samples;
+  // Learned by the node (already smoothed there); kept once known.
+  if (m.image_serve_ms() > 0) e.metrics.set_image_serve_ms(m.image_serve_ms());
+  if (m.sensor_serve_ms() > 0) e.metrics.set_sensor_serve_ms(m.sensor_serve_ms());
   *e.metrics.mutable_workers() = m.workers();
   e.tasks.clear();
   for (const v1::TaskStatus& t : request.tasks()) e.tasks[t.task()] = t;
@@ -114,12 +117,17 @@ std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::str
     v.mem = e.metrics.mem();
     v.load = e.metrics.load();
     v.free_cpu = std::max(0.0, v.cores * (1.0 - v.cpu / 100.0));
+    for (const v1::WorkerMetrics& w : e.metrics.workers()) {
+      if (w.role() == "serve") v.serving_cpu += w.cpu_percent() / 100;
+    }
     while (count != task_counts.end() && count->first < name) ++count;
     v.tasks = count != task_counts.end() && count->first == name ? count->second : 0;
     v.alive = e.alive;
     c.bench.image_predict_ms = e.info.benchmark().image_predict_ms();
     c.bench.sensor_predict_ms = e.info.benchmark().sensor_predict_ms();
     c.bench.request_ms = e.info.benchmark().request_ms();
+    c.bench.image_serve_ms = e.metrics.image_serve_ms();
+    c.bench.sensor_serve_ms = e.metrics.sensor_serve_ms();
     c.bench.train_speed = e.info.benchmark().train_speed() > 0 ? e.info.benchmark().train_speed() : 1.0;
     out.push_back(std::move(c));
   }

@@ -17,22 +17,27 @@ double Busy(const NodeView& node) {
   return node.cpu_quota > 0 ? node.cpu / 100.0 * node.cpu_quota : node.load;
 }
 
+// The CPU in use by other work than serving (trainings, other processes):
+// served tasks are counted by number instead.
+double OtherBusy(const NodeView& node) { return std::max(0.0, Busy(node) - node.serving_cpu); }
+
 }  // namespace
 
 double PredictLatencyMs(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task,
                         int tasks_after) {
-  const double predict_ms =
-      (task.image ? bench.image_predict_ms : bench.sensor_predict_ms) + bench.request_ms;
-  const double capacity = Capacity(node);
-  const double contention = std::max(1.0, (tasks_after + Busy(node)) / capacity);
+  const double learned = task.image ? bench.image_serve_ms : bench.sensor_serve_ms;
+  const double serve_ms =
+      learned > 0 ? learned : (task.image ? bench.image_predict_ms : bench.sensor_predict_ms);
+  const double demand = tasks_after + OtherBusy(node);
+  const double own_ms = std::max(serve_ms + bench.request_ms, serve_ms * demand / Capacity(node));
   // A quota below one core that the node already uses up (a training, say)
   // is throttled for the rest of each CFS period: a request waits for the
   // next one.
   const double throttled =
-      node.cpu_quota > 0 && node.cpu_quota < 1 && Busy(node) >= kSaturated * node.cpu_quota
+      node.cpu_quota > 0 && node.cpu_quota < 1 && OtherBusy(node) >= kSaturated * node.cpu_quota
           ? kCfsPeriodMs * (1 - node.cpu_quota)
           : 0;
-  return node.rtt_ms + predict_ms * contention + throttled;
+  return node.rtt_ms + own_ms + throttled;
 }
 
 double PredictTrainS(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task) {

@@ -23,7 +23,8 @@
 
 namespace mliot {
 
-// What a node measured about itself when it joined (paper §4.1.1).
+// What a node measured about itself when it joined (paper §4.1.1), and what
+// it learned since from serving.
 struct NodeBenchmark {
   // Single-row latency of a representative ensemble, ms, on an idle node:
   // one figure for image tasks and one for sensor (tabular) tasks.
@@ -35,6 +36,11 @@ struct NodeBenchmark {
   // Training speed relative to the reference machine (the 2-core dev box):
   // 2.0 means twice as fast.
   double train_speed = 1.0;
+  // CPU ms a request cost the node's serving workers, per data type, learned
+  // from the tasks it served (node/serve_cost.h); 0 until it has served one.
+  // Replaces the *_predict_ms guess once known.
+  double image_serve_ms = 0;
+  double sensor_serve_ms = 0;
 };
 
 struct TaskProfile {
@@ -42,17 +48,23 @@ struct TaskProfile {
   double budget_s = 60;  // the training budget the spec asks for
 };
 
-// latency_ms = rtt_ms + (predict_ms + request_ms) * contention, where contention =
-// max(1, (tasks_after + busy) / capacity) grows once the node's CPU is
-// oversubscribed (each served task counted as a client keeping one request
-// in flight, i.e. one core of demand): capacity is the node's CPU quota when
-// it runs under one (a container, a testbed device), else its cores; busy is
-// the CPU in use, in those cores (under a quota cpu% of it, else the load
-// average). train_s = budget_s / train_speed * max(1, (busy + 1) / capacity).
-// `tasks_after` counts the tasks on the node including this one. A node
-// under a quota below one core that is already saturated (busy >= 90 % of
-// the quota) adds the throttled part of a CFS period, 100 ms x (1 - quota):
-// on the testbed's M1 a request beside a training waited that long.
+// latency_ms = rtt_ms + max(serve_ms + request_ms, serve_ms * demand / capacity)
+// (+ throttled, below), where serve_ms is the CPU a request costs the node
+// (learned from its serving workers, else the benchmark's model time) and
+// request_ms the rest of a round trip (client, transport; the benchmark's
+// loopback call). Idle, a request costs its own time; once the node's CPU is
+// the bottleneck, each served task counts as a client keeping one request in
+// flight, so with `tasks_after` of them (including this one) beside `other`
+// cores of other work, each gets capacity / demand of the CPU: demand =
+// tasks_after + other. Capacity is the node's CPU quota when it runs under
+// one (a container, a testbed device), else its cores; busy is the CPU in
+// use, in those cores (under a quota cpu% of it, else the load average), and
+// other = busy less what its serving workers use (they are counted as
+// tasks). train_s = budget_s / train_speed * max(1, (busy + 1) / capacity).
+// A node under a quota below one core that other work already saturates
+// (other >= 90 % of the quota) adds the throttled part of a CFS period,
+// 100 ms x (1 - quota): on the testbed's M1 a request beside a training
+// waited that long.
 inline constexpr double kCfsPeriodMs = 100;
 inline constexpr double kSaturated = 0.9;
 double PredictLatencyMs(const NodeView& node, const NodeBenchmark& bench, const TaskProfile& task,

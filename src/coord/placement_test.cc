@@ -92,6 +92,38 @@ TEST(PredictTest, UnderACpuQuotaTheQuotaIsTheCapacity) {
   EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 1), 3 + 0.3 * 1.5);
 }
 
+TEST(PredictTest, ALearnedServingCostReplacesTheBenchmarkGuess) {
+  // fig13's M4: half a core. Its serving workers measured 0.1 ms of CPU a
+  // sensor request; the rest of a round trip (client, transport) is 0.05 ms.
+  NodeView node;
+  node.cores = 8;
+  node.cpu_quota = 0.5;
+  NodeBenchmark bench;  // sensor guess 0.05 ms
+  bench.request_ms = 0.05;
+  const TaskProfile sensor;
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 1), 0.1);  // max(0.05 + 0.05, 0.05 * 2)
+  bench.sensor_serve_ms = 0.1;
+  // One task: the CPU is not the bottleneck yet, a request costs its own time...
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 1), 0.2);  // max(0.15, 0.1 * 2)
+  // ...then each task adds its share of the quota: 0.1 ms * n / 0.5.
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 4), 0.8);
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 6), 1.2);
+  // Image tasks keep their own figure.
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, ImageTask(), 1), 0.3 * 2);
+  // The node's CPU is busy with its serving workers (0.4 of its 0.5
+  // cores): they are among the 4 tasks already, not counted twice.
+  node.cpu = 80;
+  node.serving_cpu = 0.4;
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 4), 0.8);
+  node.serving_cpu = 0.1;  // the rest is other work: 0.3 cores more demand
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 4), 0.1 * 4.3 / 0.5);
+  node.cpu = 0;
+  node.serving_cpu = 0;
+  // On a node with the cores to spare, the request's own time.
+  node.cpu_quota = 0;
+  EXPECT_DOUBLE_EQ(PredictLatencyMs(node, bench, sensor, 4), 0.15);
+}
+
 TEST(PredictTest, TrainingTimeScalesWithSpeedAndLoad) {
   NodeView node;
   node.cores = 4;

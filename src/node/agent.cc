@@ -238,6 +238,7 @@ void NodeAgent::Drive(TaskRun& run) {
     WorkerSpec w{serve_id, argv, run.dir + "/serve.log", Limits{cpus, o_.worker_memory_mb}};
     std::error_code ec;
     fs::remove(run.dir + "/serve.addr", ec);
+    fs::remove(run.dir + "/serve.stats", ec);
     if (absl::Status s = supervisor_->Start(w); !s.ok()) run.error = std::string(s.message());
   }
   if (local > run.uploaded_version) {
@@ -301,6 +302,7 @@ void NodeAgent::Reconcile(const v1::HeartbeatResponse& response) {
       Log(o_.name, absl::StrCat(it->first, ": no longer assigned; stopping its workers"));
       supervisor_->Stop(it->first + "/train");
       supervisor_->Stop(it->first + "/serve");
+      serve_cost_.Forget(it->first);
       it = tasks_.erase(it);
     } else {
       ++it;
@@ -310,12 +312,41 @@ void NodeAgent::Reconcile(const v1::HeartbeatResponse& response) {
     auto [it, inserted] = tasks_.try_emplace(name);
     if (inserted) {
       it->second.assignment = *a;
+      absl::StatusOr<TaskSpec> spec = ParseTaskSpec(a->spec_yaml());
+      it->second.image = spec.ok() && IsImageData(spec->data);
       it->second.dir = absl::StrCat(o_.data_dir, "/tasks/", name);
       Log(o_.name, absl::StrCat(name, ": assigned", a->stored_version() > 0
                                                         ? absl::StrCat(" (stored version ", a->stored_version(), ")")
                                                         : ""));
     }
     it->second.assignment.set_stored_version(a->stored_version());
+  }
+}
+
+void NodeAgent::FillMetrics(v1::NodeMetrics* m) {
+  const HostMetrics host = sampler_.Sample();
+  m->set_cpu(host.cpu);
+  m->set_mem(host.mem);
+  m->set_load(host.load);
+  for (const auto& [name, run] : tasks_) {
+    absl::StatusOr<std::string> text = ReadFile(run.dir + "/serve.stats");
+    if (!text.ok()) continue;  // not serving yet
+    if (absl::StatusOr<ServeStats> stats = ParseServeStats(*text); stats.ok()) {
+      serve_cost_.Observe(name, run.image, *stats);
+    }
+  }
+  m->set_image_serve_ms(serve_cost_.ImageMs());
+  m->set_sensor_serve_ms(serve_cost_.SensorMs());
+  for (const WorkerState& w : supervisor_->States()) {
+    v1::WorkerMetrics* wm = m->add_workers();
+    const size_t slash = w.id.rfind('/');
+    wm->set_task(w.id.substr(0, slash));
+    wm->set_role(w.id.substr(slash + 1));
+    wm->set_pid(w.pid);
+    wm->set_cpu_percent(w.cpu_percent);
+    wm->set_rss_mb(w.rss_mb);
+    wm->set_restarts(w.restarts);
+    if (wm->role() == "serve") wm->set_serve_ms(serve_cost_.TaskMs(wm->task()));
   }
 }
 
@@ -328,23 +359,9 @@ void NodeAgent::Run(const std::atomic<bool>& stop) {
     if (!registered_ && !Register().ok()) {
       failures++;
     } else {
-      const HostMetrics host = sampler_.Sample();
       v1::HeartbeatRequest request;
       request.set_node(o_.name);
-      v1::NodeMetrics* m = request.mutable_metrics();
-      m->set_cpu(host.cpu);
-      m->set_mem(host.mem);
-      m->set_load(host.load);
-      for (const WorkerState& w : supervisor_->States()) {
-        v1::WorkerMetrics* wm = m->add_workers();
-        const size_t slash = w.id.rfind('/');
-        wm->set_task(w.id.substr(0, slash));
-        wm->set_role(w.id.substr(slash + 1));
-        wm->set_pid(w.pid);
-        wm->set_cpu_percent(w.cpu_percent);
-        wm->set_rss_mb(w.rss_mb);
-        wm->set_restarts(w.restarts);
-      }
+      FillMetrics(request.mutable_metrics());
       for (const auto& [name, run] : tasks_) *request.add_tasks() = StatusOf(run);
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));

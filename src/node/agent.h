@@ -28,6 +28,7 @@
 #include "mliot/v1/coordinator.grpc.pb.h"
 #include "node/metrics.h"
 #include "node/resource_limits.h"
+#include "node/serve_cost.h"
 #include "node/supervisor.h"
 #include "testbed/delay_proxy.h"
 
@@ -76,12 +77,15 @@ class NodeAgent {
     bool prepared = false;
     int64_t uploaded_version = 0;
     std::string error;
+    bool image = false;  // image data: its requests cost the node's image figure
   };
   absl::Status Register();
   absl::Status Prepare(TaskRun& run);
   void Reconcile(const v1::HeartbeatResponse& response);
   void Drive(TaskRun& run);
   v1::TaskStatus StatusOf(const TaskRun& run) const;
+  // The heartbeat's metrics: the node's, each worker's, what a request costs.
+  void FillMetrics(v1::NodeMetrics* m);
   absl::Status UploadBundle(TaskRun& run, int64_t version);
 
   AgentOptions o_;
@@ -95,6 +99,7 @@ class NodeAgent {
   std::unique_ptr<DelayProxy> proxy_;  // with added_rtt_ms
   std::unique_ptr<grpc::Service> node_service_;
   MetricsSampler sampler_;
+  ServeCost serve_cost_;  // fed from each serving worker's serve.stats
   std::map<std::string, TaskRun> tasks_;
   bool registered_ = false;
 };

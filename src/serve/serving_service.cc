@@ -1,5 +1,7 @@
 #include "serve/serving_service.h"
 
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -50,9 +52,32 @@ int64_t ServingService::version() const {
   return s ? s->version() : 0;
 }
 
+namespace {
+
+double ThreadCpuS() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+double ProcessCpuS() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+}  // namespace
+
 void ServingService::WatchLoop() {
-  while (!stop_.load()) {
+  int64_t reported = -1;
+  for (int tick = 0; !stop_.load(); ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!stats_path_.empty() && tick % 10 == 0 && requests_.load() != reported) {
+      reported = requests_.load();
+      (void)WriteFileAtomically(stats_path_,
+                                absl::StrCat(reported, " ", ProcessCpuS() - load_cpu_s_, "\n"));
+    }
     absl::StatusOr<int64_t> latest = LatestBundleVersion(bundle_dir_);
     if (!latest.ok()) continue;
     {
@@ -61,7 +86,9 @@ void ServingService::WatchLoop() {
       if (*latest == failed_version_) continue;
     }
     // Load beside the serving version; swap only when it is complete.
+    const double load_started = ThreadCpuS();
     absl::StatusOr<std::unique_ptr<Servable>> next = Servable::Load(bundle_dir_, *latest);
+    load_cpu_s_ += ThreadCpuS() - load_started;
     absl::MutexLock lock(&mu_);
     if (!next.ok()) {
       failed_version_ = *latest;
@@ -128,6 +155,7 @@ void AddPrediction(const Servable& servable, const Answer& a, const float* cert,
 grpc::Status ServingService::Respond(const Servable& servable, const v1::PredictRequest& request,
                                     v1::PredictResponse* response) const {
   const auto start = std::chrono::steady_clock::now();
+  requests_.fetch_add(1, std::memory_order_relaxed);
   if (request.has_raw()) {
     absl::StatusOr<Signal> signal = RawSignal(request.raw());
     if (!signal.ok()) return ToGrpc(signal.status());

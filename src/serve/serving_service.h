@@ -35,6 +35,11 @@ class ServingService final : public v1::Serving::Service {
   // Loads the latest version (an error when there is none) and starts the
   // watcher.
   absl::Status Start();
+  // Every second the watcher writes "REQUESTS CPU_S" to `path`: requests
+  // answered so far and the process's CPU seconds less those spent loading
+  // bundles, so the node agent can learn what a request costs (call before
+  // Start).
+  void set_stats_path(std::string path) { stats_path_ = std::move(path); }
   void Stop();
 
   int64_t version() const;
@@ -68,6 +73,9 @@ class ServingService final : public v1::Serving::Service {
   int64_t failed_version_ ABSL_GUARDED_BY(mu_) = 0;  // last version that failed to load
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> feedback_files_{0};
+  mutable std::atomic<int64_t> requests_{0};  // answered (Respond), any transport
+  std::string stats_path_;
+  double load_cpu_s_ = 0;  // watcher thread only
   std::thread watcher_;
 };
 

@@ -303,6 +303,10 @@ TrainOptions ToTrainOptions(const TaskSpec& spec) {
 
 bool IsFolderData(const std::string& data_spec) { return IsRawDataSpec(data_spec); }
 
+bool IsImageData(const std::string& data_spec) {
+  return absl::StartsWith(data_spec, "fashion-mnist:") || absl::StartsWith(data_spec, "idx:");
+}
+
 std::vector<std::string> DataFiles(const std::string& data_spec) {
   if (IsFolderData(data_spec)) {
     std::string dir = data_spec.substr(data_spec.find(':') + 1);

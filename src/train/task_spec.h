@@ -104,6 +104,10 @@ std::vector<std::string> DataFiles(const std::string& data_spec);
 // `dir`/<basename>.d.
 bool IsFolderData(const std::string& data_spec);
 
+// True for image data (fashion-mnist:*, idx:*): placement predicts image
+// and sensor tasks' costs apart.
+bool IsImageData(const std::string& data_spec);
+
 // The same data spec with every file path replaced by `dir`/<basename>
 // (folders: `dir`/<basename>.d).
 std::string RelocateDataSpec(const std::string& data_spec, const std::string& dir);

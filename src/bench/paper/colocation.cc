@@ -69,6 +69,9 @@ absl::StatusOr<std::string> SubmitAndServe(TestbedRun& tb, const std::string& ta
   MLIOT_RETURN_IF_ERROR(tb.Cli({"wait", "--task", task, "--state", "serving", "--timeout-s", "300"},
                                std::chrono::seconds(320))
                             .status());
+  // Co-located *serving* tasks: measured and placed once the newcomer's
+  // training (which goes on after its first version serves) has ended.
+  MLIOT_RETURN_IF_ERROR(tb.WaitTrained(task, std::chrono::seconds(300)));
   return answer->value("node", "");
 }
 
@@ -167,6 +170,9 @@ absl::StatusOr<json> Fig13(Context& c) {
     json per_task = json::array();
     std::string refusal;
     for (int n = 1; n <= max_tasks + 2; ++n) {
+      // The coordinator's CPU figures are an EWMA over heartbeats: let the
+      // load of the last measurement fade, as it would between requests.
+      if (n > 1) std::this_thread::sleep_for(std::chrono::seconds(quick ? 2 : 4));
       const std::string task = absl::StrCat("b", ++serial);
       json answer;
       absl::StatusOr<std::string> node = SubmitAndServe(
@@ -188,7 +194,18 @@ absl::StatusOr<json> Fig13(Context& c) {
       Say(absl::StrFormat("fig13 %s, latency_ms <= %.1f: task %d admitted, predicted %.2f ms, "
                           "measured mean %.2f ms (%+.0f %%)",
                           device, bound, n, predicted, step.mean, 100 * error));
+      // What the prediction was made of (nodes --json), for the report.
+      json learned = json::object();
+      if (absl::StatusOr<json> nodes = tb->Nodes(); nodes.ok() && nodes->is_array()) {
+        for (const json& node : *nodes) {
+          if (node.value("name", "") != device) continue;
+          learned = {{"serve_ms", node.value("serve_ms", json::object()).value("sensor", 0.0)},
+                     {"request_ms",
+                      node.value("benchmark", json::object()).value("request_ms", 0.0)}};
+        }
+      }
       per_task.push_back({{"task", n},
+                          {"model", learned},
                           {"predicted_ms", predicted},
                           {"measured_mean_ms", step.mean},
                           {"error", error},

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/kit.h"
@@ -69,6 +70,25 @@ absl::StatusOr<json> TestbedRun::Cli(std::vector<std::string> args,
   args.insert(args.begin(), SelfExe());
   args.insert(args.end(), {"--coordinator", address_, "--json"});
   return RunForJson(args, timeout, what, {0, 3});
+}
+
+absl::Status TestbedRun::WaitTrained(const std::string& task, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    // The training worker stays for feedback; its status says when the
+    // search ended ("trained: version N", train/train_worker.cc).
+    absl::StatusOr<json> tasks = Cli({"tasks"});
+    if (tasks.ok() && tasks->is_array()) {
+      for (const json& t : *tasks) {
+        if (t.value("name", "") == task && absl::StartsWith(t.value("message", ""), "trained")) {
+          return absl::OkStatus();
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat(task, ": still training after ", timeout.count(), " s"));
 }
 
 absl::StatusOr<json> TestbedRun::Submit(const std::string& task, const std::string& data,

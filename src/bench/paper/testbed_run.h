@@ -40,6 +40,10 @@ class TestbedRun {
   // The nodes, as `mliot nodes --json` lists them.
   absl::StatusOr<nlohmann::json> Nodes() { return Cli({"nodes"}); }
 
+  // Waits until `task`'s training has ended (lazy training serves before
+  // it has spent its budget).
+  absl::Status WaitTrained(const std::string& task, std::chrono::seconds timeout);
+
   const std::string& dir() const { return dir_; }
 
  private:
