@@ -40,14 +40,20 @@ bool NodeRegistry::Heartbeat(const v1::HeartbeatRequest& request) {
   Slot& slot = *it->second;
   NodeEntry& e = slot.entry;
   const v1::NodeMetrics& m = request.metrics();
+  double serving_cpu = 0;
+  for (const v1::WorkerMetrics& w : m.workers()) {
+    if (w.role() == "serve") serving_cpu += w.cpu_percent() / 100;
+  }
   if (e.samples == 0) {
     e.metrics.set_cpu(m.cpu());
     e.metrics.set_mem(m.mem());
     e.metrics.set_load(m.load());
+    e.serving_cpu = serving_cpu;
   } else {
     e.metrics.set_cpu(kAlpha * m.cpu() + (1 - kAlpha) * e.metrics.cpu());
     e.metrics.set_mem(kAlpha * m.mem() + (1 - kAlpha) * e.metrics.mem());
     e.metrics.set_load(kAlpha * m.load() + (1 - kAlpha) * e.metrics.load());
+    e.serving_cpu = kAlpha * serving_cpu + (1 - kAlpha) * e.serving_cpu;
   }
   ++e.samples;
   // Learned by the node (already smoothed there); kept once known.
@@ -117,9 +123,7 @@ std::vector<PlacementCandidate> NodeRegistry::Candidates(const std::map<std::str
     v.mem = e.metrics.mem();
     v.load = e.metrics.load();
     v.free_cpu = std::max(0.0, v.cores * (1.0 - v.cpu / 100.0));
-    for (const v1::WorkerMetrics& w : e.metrics.workers()) {
-      if (w.role() == "serve") v.serving_cpu += w.cpu_percent() / 100;
-    }
+    v.serving_cpu = e.serving_cpu;
     while (count != task_counts.end() && count->first < name) ++count;
     v.tasks = count != task_counts.end() && count->first == name ? count->second : 0;
     v.alive = e.alive;

@@ -35,6 +35,9 @@ struct NodeEntry {
   double last_seen = 0;     // clock seconds
   bool alive = true;
   int samples = 0;
+  // Cores its serving workers use, an EWMA like metrics.cpu: the part of
+  // cpu that placement counts by served task instead (placement.h).
+  double serving_cpu = 0;
   std::map<std::string, v1::TaskStatus> tasks;  // as last reported
 };
 

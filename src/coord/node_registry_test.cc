@@ -48,6 +48,30 @@ TEST_F(NodeRegistryTest, MetricsAreAnEwmaOverTenSamples) {
   EXPECT_DOUBLE_EQ(registry_.Get("a")->metrics.cpu(), 100 * (1 - 2.0 / 11));
 }
 
+TEST_F(NodeRegistryTest, ServingCpuAndLearnedCostsReachTheCandidates) {
+  registry_.Register(Info("a"));
+  v1::HeartbeatRequest beat = Beat("a", 100);
+  v1::WorkerMetrics* serve = beat.mutable_metrics()->add_workers();
+  serve->set_role("serve");
+  serve->set_cpu_percent(50);
+  v1::WorkerMetrics* train = beat.mutable_metrics()->add_workers();
+  train->set_role("train");
+  train->set_cpu_percent(100);
+  beat.mutable_metrics()->set_sensor_serve_ms(0.15);
+  ASSERT_TRUE(registry_.Heartbeat(beat));
+  std::vector<PlacementCandidate> c = registry_.Candidates({});
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_DOUBLE_EQ(c[0].node.serving_cpu, 0.5);  // the serving worker's, not the training's
+  EXPECT_DOUBLE_EQ(c[0].bench.sensor_serve_ms, 0.15);
+  // The clients stop: serving CPU fades as the node's CPU does, and the
+  // learned cost stays when a heartbeat does not report one.
+  ASSERT_TRUE(registry_.Heartbeat(Beat("a", 0)));
+  c = registry_.Candidates({});
+  EXPECT_DOUBLE_EQ(c[0].node.serving_cpu, 0.5 * (1 - 2.0 / 11));
+  EXPECT_DOUBLE_EQ(c[0].node.cpu, 100 * (1 - 2.0 / 11));
+  EXPECT_DOUBLE_EQ(c[0].bench.sensor_serve_ms, 0.15);
+}
+
 TEST_F(NodeRegistryTest, SilentNodeDiesOnceAndComesBackWithAHeartbeat) {
   registry_.Register(Info("a"));
   clock_.Advance(5);

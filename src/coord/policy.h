@@ -77,8 +77,8 @@ struct NodeView {
   // The CPU quota the node runs under, in cores of its host (0: none); with
   // one, `cpu` is a percent of it.
   double cpu_quota = 0;
-  // Cores its serving workers used at the last heartbeat: part of `cpu`,
-  // but the latency model counts served tasks by number (placement.h).
+  // Cores its serving workers use (EWMA like `cpu`): part of `cpu`, but
+  // the latency model counts served tasks by number (placement.h).
   double serving_cpu = 0;
   int tasks = 0;
   bool alive = true;

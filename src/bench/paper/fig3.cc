@@ -65,7 +65,10 @@ absl::Status StartRun(Run& r, ResourceLimiter& limiter, const std::string& data,
   r.start = std::chrono::steady_clock::now();
   MLIOT_ASSIGN_OR_RETURN(
       r.pid, Spawn(SpawnOptions{.args = {SelfExe(), "train", "--data", data, "--models", r.kind,
-                                         "--trials", "1", "--threads", "1", "--budget-s",
+                                         "--trials", "1", "--threads", "1",
+                                         // The kind's own fit: no automatic
+                                         // preprocessing choice before it.
+                                         "--reduce", "none", "--scale", "feature", "--budget-s",
                                          absl::StrCat(budget_s), "--out", r.out + ".bundle",
                                          "--json"},
                                 .stdin_path = "/dev/null",
