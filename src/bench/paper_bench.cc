@@ -86,17 +86,27 @@ absl::StatusOr<json> RunPaperBench(const PaperBenchOptions& o) {
   Context c{.options = o, .work = o.work_dir.empty() ? TempDir("paper") : o.work_dir};
   fs::create_directories(c.work);
   json reports = json::array();
+  // One experiment failing does not cost the others of an hour's run: each
+  // has written its DIR/NAME.json; the failures are named at the end.
+  std::vector<std::string> failed;
   absl::Status status;
   for (const auto& [name, run] : chosen) {
     absl::StatusOr<json> r = RunOne(c, name, run);
     if (!r.ok()) {
       status = Annotate(r.status(), name);
-      break;
+      failed.push_back(name);
+      Say(absl::StrCat(name, ": failed: ", r.status().message()));
+      continue;
     }
     reports.push_back(std::move(*r));
   }
   if (o.work_dir.empty()) fs::remove_all(c.work);
-  MLIOT_RETURN_IF_ERROR(status);
+  if (failed.size() == 1) return status;
+  if (!failed.empty()) {
+    return absl::InternalError(absl::StrCat(failed.size(), " of ", chosen.size(),
+                                            " experiments failed: ", absl::StrJoin(failed, ", "),
+                                            "; the last: ", status.message()));
+  }
   if (o.experiment != "all") return reports[0];
   return json{{"experiments", reports}};
 }

@@ -148,8 +148,8 @@ absl::StatusOr<json> Fig3(Context& c) {
   }
   const std::vector<std::string> types =
       quick ? std::vector<std::string>{"image"} : std::vector<std::string>{"image", "audio", "sensor"};
-  const double budget_s = quick ? 3 : 20;
-  const int64_t rows = quick ? 200 : 1000;
+  const double budget_s = quick ? 3 : 10;
+  const int64_t rows = quick ? 200 : 500;
   const std::string dir = c.work + "/fig3";
   fs::create_directories(dir);
   std::unique_ptr<ResourceLimiter> limiter =

@@ -62,7 +62,7 @@ absl::StatusOr<json> Fig5(Context& c) {
   const std::vector<std::string> types = c.options.quick
                                              ? std::vector<std::string>{"image"}
                                              : std::vector<std::string>{"image", "audio", "sensor"};
-  const double budget_s = c.options.quick ? 4 : 30;
+  const double budget_s = c.options.quick ? 4 : 20;
   json points = json::array();
   for (const std::string& type : types) {
     MLIOT_ASSIGN_OR_RETURN(const FeaturizedSplit* d, c.Data(type));
