@@ -349,6 +349,21 @@ TEST(ClusterTest, FeedbackUnderLoadHotSwapsWithZeroFailedRequests) {
   EXPECT_EQ(steady.value("failed", -1), 0) << steady.dump();
   EXPECT_GT(steady.value("version", int64_t{0}), steady.value("first_version", int64_t{0}))
       << "no new version during the load\n" << steady.dump() << "\n" << c.Logs();
+  // The node learned what a request of this (sensor) task costs it from the
+  // load: CPU per request, positive and no more than a few times the
+  // request's wall time (a request runs on one thread or two at a time).
+  const json nodes = ParseLast(c.Mliot({"nodes", "--json"}));
+  ASSERT_TRUE(nodes.is_array() && !nodes.empty()) << nodes.dump();
+  const double learned = nodes[0].value("serve_ms", json::object()).value("sensor", 0.0);
+  const double wall = steady.value("latency_ms", json::object()).value("mean", 0.0);
+  EXPECT_GT(learned, 0) << nodes.dump();
+  EXPECT_LT(learned, 3 * wall) << nodes.dump() << "\n" << steady.dump();
+  EXPECT_EQ(nodes[0].value("serve_ms", json::object()).value("image", -1.0), 0) << nodes.dump();
+  bool worker_learned = false;
+  for (const json& w : nodes[0].value("workers", json::array())) {
+    worker_learned |= w.value("role", "") == "serve" && w.value("serve_ms", 0.0) > 0;
+  }
+  EXPECT_TRUE(worker_learned) << nodes.dump();
   const json v2 = c.Predict("window", "shifted_test.csv");
   ASSERT_FALSE(v2.is_null());
   EXPECT_GT(v2.value("version", int64_t{0}), v1.value("version", int64_t{0}));
