@@ -240,7 +240,8 @@ absl::StatusOr<json> RunTraces(Context& c, const std::string& fig,
     std::vector<std::string> moved;
     for (size_t i = 0; i < 6; ++i) {
       const std::string a = traces[i].submit.value("node", ""), b = traces[i + 6].submit.value("node", "");
-      if (a != b) moved.push_back(absl::StrCat("T", i + 7, " on ", b, " (T", i + 1, " on ", a, ")"));
+      auto where = [](const std::string& node) { return node.empty() ? std::string(" refused") : " on " + node; };
+      if (a != b) moved.push_back(absl::StrCat("T", i + 7, where(b), " (T", i + 1, where(a), ")"));
     }
     claims.push_back(Claim(
         "with iteration 1 still running, placement follows the load: some trace of iteration 2 "
