@@ -115,19 +115,21 @@ class Cluster {
     return false;
   }
 
-  std::string WriteSpec(const std::string& task, const std::string& device, double budget_s = 3) {
+  std::string WriteSpec(const std::string& task, const std::string& device, double budget_s = 3,
+                        const std::string& models = "logreg, knn") {
     const std::string path = dir_ + "/" + task + ".yaml";
     std::ofstream out(path);
     out << "name: " << task << "\n"
         << "data: csv:train.csv\n"
         << "label: label\n"
-        << "model:\n  budget_s: " << budget_s << "\n  models: [logreg, knn]\n  hpo: random\n"
+        << "model:\n  budget_s: " << budget_s << "\n  models: [" << models << "]\n  hpo: random\n"
         << (device.empty() ? "" : "device:\n" + device);
     return path;
   }
 
-  RunResult Submit(const std::string& task, const std::string& device, double budget_s = 3) {
-    return Mliot({"submit", WriteSpec(task, device, budget_s), "--json"});
+  RunResult Submit(const std::string& task, const std::string& device, double budget_s = 3,
+                   const std::string& models = "logreg, knn") {
+    return Mliot({"submit", WriteSpec(task, device, budget_s, models), "--json"});
   }
 
   // The task's record from `tasks --json` (null when absent or unreachable).
@@ -368,6 +370,51 @@ TEST(ClusterTest, FeedbackUnderLoadHotSwapsWithZeroFailedRequests) {
   ASSERT_FALSE(v2.is_null());
   EXPECT_GT(v2.value("version", int64_t{0}), v1.value("version", int64_t{0}));
   EXPECT_GE(v2.value("accuracy", 0.0), v1.value("accuracy", 0.0)) << v1.dump() << " -> " << v2.dump();
+}
+
+// The PIDs of running processes whose command line contains every one of
+// `words` (as whole arguments or substrings of one).
+std::vector<int> FindProcesses(const std::vector<std::string>& words) {
+  std::vector<int> pids;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bool all = !cmdline.empty();
+    for (const std::string& w : words) all = all && cmdline.find(w) != std::string::npos;
+    if (all) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+std::string Maps(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Lean serving (issue 19): the mlp trains in the torch module and serves on
+// Eigen; neither the serving worker nor the agent maps libtorch.
+TEST(ClusterTest, ServingWorkerOfAnMlpTaskMapsNoLibtorch) {
+  Cluster c("lean");
+  c.StartCoordinator();
+  c.StartNode("A");
+  ASSERT_TRUE(c.WaitNodes(1)) << c.Logs();
+  ASSERT_EQ(c.Submit("neural", "", 4, "mlp").exit_code, 0);
+  ASSERT_TRUE(c.WaitServing("neural")) << c.Logs();
+  const json p = c.Predict("neural", "test.csv");
+  ASSERT_FALSE(p.is_null()) << c.last_err();
+  EXPECT_GT(p.value("accuracy", 0.0), 0.8) << p.dump();
+  const std::vector<int> serving = FindProcesses({"worker", "serve", c.dir() + "/A/"});
+  ASSERT_EQ(serving.size(), 1u) << c.Logs();
+  const std::vector<int> agent = FindProcesses({"node", "--name", c.dir() + "/A"});
+  ASSERT_FALSE(agent.empty());
+  for (int pid : {serving.front(), agent.front()}) {
+    const std::string maps = Maps(pid);
+    ASSERT_NE(maps.find("libgrpc"), std::string::npos) << "not an mliot process: " << pid;
+    EXPECT_EQ(maps.find("libtorch"), std::string::npos) << "process " << pid << " maps libtorch";
+    EXPECT_EQ(maps.find("libc10"), std::string::npos) << "process " << pid << " maps libc10";
+  }
 }
 
 TEST(ClusterTest, UnknownTaskAndBadTokenAreClearErrors) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "bench/engine_bench.h"
 #include "bench/features_bench.h"
+#include "bench/footprint_bench.h"
 #include "bench/iot_bench.h"
 #include "bench/kit.h"
 #include "bench/paper_bench.h"
@@ -188,6 +189,27 @@ Runner AddPaper(CLI::App* bench) {
   };
 }
 
+struct FootprintArgs {
+  bench::FootprintBenchOptions options;
+  BenchFlags flags;
+};
+
+Runner AddFootprint(CLI::App* bench) {
+  auto a = std::make_shared<FootprintArgs>();
+  CLI::App* cmd = bench->add_subcommand(
+      "footprint", "memory, start time and mapped libraries of every mliot process role");
+  a->flags.Add(
+      cmd, "2 starts per role, a 3 s training budget", [a] { bench::MakeQuick(a->options); },
+      &a->options.repeat);
+  cmd->add_option("--train-budget-s", a->options.train_budget_s, "budget of the training worker's task")
+      ->capture_default_str();
+  cmd->add_option("--work-dir", a->options.work_dir, "task folders and logs (default: temporary)");
+  return [a, cmd]() -> int {
+    if (!cmd->parsed()) return -1;
+    return PrintBenchReport(bench::RunFootprintBench(a->options), a->flags);
+  };
+}
+
 Runner AddList(CLI::App* bench) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = bench->add_subcommand("list", "every benchmark: what it measures, its targets");
@@ -211,7 +233,7 @@ Runner AddBenchCommand(CLI::App& app) {
       "bench", "benchmarks (bench list: every one, what it measures, its targets)");
   bench->require_subcommand(1);
   std::vector<Runner> runners = {AddEngine(bench), AddFeatures(bench), AddIot(bench),
-                                 AddPaper(bench), AddScheduler(bench)};
+                                 AddPaper(bench), AddScheduler(bench), AddFootprint(bench)};
   for (Runner& r : AddDataPathBenchCommands(bench)) runners.push_back(std::move(r));
   runners.push_back(AddList(bench));
   return [runners]() -> int {

@@ -18,6 +18,7 @@
 #include "common/process.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
+#include "node/benchmark.h"
 #include "common/broker_uri.h"
 #include "common/grpc_util.h"
 #include "coord/coordinator.h"
@@ -79,6 +80,7 @@ struct WorkerArgs {
   TlsOptions tls;
   int threads = 0;
   double added_rtt_ms = 0;
+  std::string benchmark = "quick";
 };
 
 int RunWorker(WorkerArgs& a) {
@@ -87,6 +89,14 @@ int RunWorker(WorkerArgs& a) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() == 1) return 1;  // the agent was already gone
   const std::atomic<bool>& stop = StopOnSignal();
+  if (a.role == "benchmark") {
+    // The node's device benchmark, in a child so that its reference cnn fit
+    // (which loads libtorch) leaves the agent lean.
+    absl::StatusOr<v1::NodeBenchmark> b = RunDeviceBenchmark(a.benchmark);
+    if (!b.ok()) return Fail(b.status());
+    absl::Status s = WriteFileAtomically(a.task_dir + "/benchmark.pb", b->SerializeAsString());
+    return s.ok() ? 0 : Fail(s);
+  }
   absl::StatusOr<std::string> yaml = ReadFile(a.task_dir + "/spec.yaml");
   if (!yaml.ok()) return Fail(yaml.status());
   absl::StatusOr<TaskSpec> spec = ParseTaskSpec(*yaml);
@@ -113,7 +123,7 @@ int RunWorker(WorkerArgs& a) {
     absl::Status s = RunTrainWorker(o, stop);
     return s.ok() ? 0 : Fail(s);
   }
-  if (a.role != "serve") return Fail(absl::InvalidArgumentError(absl::StrCat("worker role '", a.role, "': valid: train, serve")));
+  if (a.role != "serve") return Fail(absl::InvalidArgumentError(absl::StrCat("worker role '", a.role, "': valid: train, serve, benchmark")));
   absl::StatusOr<std::string> token = ReadFile(a.task_dir + "/token");
   if (!token.ok()) return Fail(token.status());
   ServingService service(spec->name, a.task_dir + "/bundle", a.task_dir + "/feedback", *token);
@@ -275,8 +285,10 @@ Runner AddServerCommands(CLI::App& app) {
 
   auto worker = std::make_shared<WorkerArgs>();
   CLI::App* w = app.add_subcommand("worker", "internal: a training or serving worker spawned by a node");
-  w->add_option("role", worker->role, "train | serve")->required();
-  w->add_option("--task-dir", worker->task_dir, "the task's directory on the node")->required();
+  w->add_option("role", worker->role, "train | serve | benchmark")->required();
+  w->add_option("--task-dir", worker->task_dir, "the task's directory on the node (benchmark: where it writes)")
+      ->required();
+  w->add_option("--benchmark", worker->benchmark, "benchmark: quick | full")->capture_default_str();
   w->add_option("--listen", worker->listen, "serve: address (port 0: any)")->capture_default_str();
   w->add_option("--threads", worker->threads, "train: parallel trials (0: cores)");
   w->add_option("--added-rtt-ms", worker->added_rtt_ms, "serve: a delaying proxy in front of the port (testbed)");

@@ -1,6 +1,9 @@
 #include "node/agent.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +19,7 @@
 #include "common/status_util.h"
 #include "mliot/v1/node.grpc.pb.h"
 #include "node/benchmark.h"
+#include "common/process.h"
 #include "serve/bundle_reader.h"
 #include "train/task_spec.h"
 
@@ -56,6 +60,33 @@ NodeAgent::~NodeAgent() {
   if (server_) server_->Shutdown();
 }
 
+absl::StatusOr<v1::NodeBenchmark> NodeAgent::Benchmark() {
+  if (o_.self_exe.empty()) return RunDeviceBenchmark(o_.benchmark);
+  // In a child (`mliot worker benchmark`, in this agent's control group):
+  // its reference cnn fit loads libtorch, which the agent itself never maps.
+  const std::string dir = o_.data_dir + "/benchmark";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::remove(dir + "/benchmark.pb", ec);
+  MLIOT_ASSIGN_OR_RETURN(const pid_t pid,
+                         Spawn(SpawnOptions{.args = {o_.self_exe, "worker", "benchmark", "--task-dir", dir,
+                                                     "--benchmark", o_.benchmark},
+                                            .stdin_path = "/dev/null",
+                                            .stdout_path = dir + "/benchmark.log",
+                                            .stderr_path = dir + "/benchmark.log"}));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  absl::StatusOr<std::string> blob = ReadFile(dir + "/benchmark.pb");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !blob.ok()) {
+    absl::StatusOr<std::string> log = ReadFile(dir + "/benchmark.log");
+    return absl::InternalError(absl::StrCat("device benchmark failed: ", log.ok() ? *log : "(no log)"));
+  }
+  v1::NodeBenchmark b;
+  if (!b.ParseFromString(*blob)) return absl::DataLossError(absl::StrCat(dir, "/benchmark.pb: not a NodeBenchmark"));
+  return b;
+}
+
 absl::Status NodeAgent::Start() {
   if (o_.name.empty()) return absl::InvalidArgumentError("--name is required");
   if (o_.coordinator.empty()) return absl::InvalidArgumentError("--coordinator is required");
@@ -82,7 +113,7 @@ absl::Status NodeAgent::Start() {
   info_.set_rtt_ms(o_.rtt_ms);
   info_.set_isolation(limiter_->isolation());
   Log(o_.name, absl::StrCat("resource isolation: ", limiter_->isolation()));
-  MLIOT_ASSIGN_OR_RETURN(*info_.mutable_benchmark(), RunDeviceBenchmark(o_.benchmark));
+  MLIOT_ASSIGN_OR_RETURN(*info_.mutable_benchmark(), Benchmark());
   Log(o_.name, absl::StrFormat("benchmark (%s, %.1fs, %.0f%% of the CPU): image %.3f ms, sensor %.3f ms, "
                                "request %.3f ms, train speed %.2f, %d kinds timed%s",
                                o_.benchmark, info_.benchmark().seconds(), 100 * info_.benchmark().cpu_share(),

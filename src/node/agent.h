@@ -79,6 +79,8 @@ class NodeAgent {
     std::string error;
     bool image = false;  // image data: its requests cost the node's image figure
   };
+  // The device benchmark, run in a child process when self_exe is set.
+  absl::StatusOr<v1::NodeBenchmark> Benchmark();
   absl::Status Register();
   absl::Status Prepare(TaskRun& run);
   void Reconcile(const v1::HeartbeatResponse& response);

@@ -1,12 +1,12 @@
-// SgdModel: a libtorch network (the engine's `mlp` or `cnn` architecture)
-// trained one mini-batch at a time, for the streaming trainer and for
+// SgdModel: a libtorch network (the engine's `mlp` or `cnn` architecture,
+// in the torch module, ml/neural/torch_api.h) trained one mini-batch at a time, for the streaming trainer and for
 // data-parallel training. Unlike the engine's kinds it never sees the whole
 // data set: callers hand it batches as they come out of the cache, get the
 // per-sample losses back (for importance-aware caching and sampling), and,
 // for data-parallel training, split a step into Backward (gradients), an
 // all-reduce of GradientBuffer() done by the caller, and Apply.
 //
-// torch/torch.h stays inside sgd_model.cc.
+// No libtorch header here or in sgd_model.cc.
 #ifndef MLIOT_STREAM_SGD_MODEL_H_
 #define MLIOT_STREAM_SGD_MODEL_H_
 
@@ -66,7 +66,7 @@ class SgdModel {
   virtual absl::Status SaveCheckpoint(const std::string& path) const = 0;
   virtual absl::Status LoadCheckpoint(const std::string& path) = 0;
   // Writes the weights in the engine's format for the same architecture
-  // (ml/models/torch_models.cc: "mliot.mlp.v1" with layers = 2, or
+  // (ml/models/neural_models.cc: "mliot.mlp.v1" with layers = 2, or
   // "mliot.cnn.v1" with channels = 16 and hidden = options().hidden), so a
   // bundle can serve this model through the engine's own kind. The mlp
   // expects inputs mapped to [-1, 1], which the bundle's preprocessing does.

@@ -9,7 +9,7 @@ void RegisterBuiltinModels(ModelRegistry& registry) {
   RegisterNeighborSvmModels(registry);
   RegisterLinearModels(registry);
   RegisterTreeModels(registry);
-  RegisterTorchModels(registry);
+  RegisterNeuralModels(registry);
 }
 
 const ModelRegistry& BuiltinModels() {

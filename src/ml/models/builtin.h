@@ -9,7 +9,7 @@ class ModelRegistry;
 void RegisterLinearModels(ModelRegistry& registry);        // ridge, logreg, linear_svm
 void RegisterNeighborSvmModels(ModelRegistry& registry);   // knn, rbf_svm
 void RegisterTreeModels(ModelRegistry& registry);          // xgboost, random_forest
-void RegisterTorchModels(ModelRegistry& registry);         // mlp, cnn
+void RegisterNeuralModels(ModelRegistry& registry);        // mlp, cnn
 
 }  // namespace mliot
 
