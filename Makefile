@@ -31,13 +31,16 @@ test: build
 	cd $(BUILD_DIR) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
 	@if [ "$${CI:-}" = "true" ]; then $(MAKE) bench-quick && $(MAKE) test-sanitize; fi
 
-# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, with
-# assertions on (Eigen checks dimensions) and -O1 to keep them fast enough.
 test-integration: build
 	cd $(BUILD_DIR) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -L integration
 
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, with
+# assertions on (Eigen checks dimensions) and -O1 to keep them fast enough.
+# Builds only what the unit tests run (their binaries and mliot), not the
+# integration tests or the Google Benchmark programs.
 test-sanitize: deps
-	$(MAKE) build BUILD_DIR=build-asan CMAKE_FLAGS="-DMLIOT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-O1 -g'"
+	$(MAKE) configure BUILD_DIR=build-asan CMAKE_FLAGS="-DMLIOT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-O1 -g' -DMLIOT_BUILD_BENCHMARKS=OFF"
+	cmake --build build-asan -j $(JOBS) --target mliot $$(cd build-asan && ctest -N -L unit | sed -n 's/^ *Test *#[0-9]*: //p')
 	cd build-asan && OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j $(JOBS) -L unit
 
 bench: build
@@ -48,7 +51,7 @@ bench: build
 # runs it). bench iot needs the real data sets (../shared/data) and is
 # skipped without them.
 SHARED_DATA ?= ../shared/data
-QUICK_BENCHES = engine features transport cache stream-train data-parallel scheduler
+QUICK_BENCHES = engine features transport cache stream-train data-parallel scheduler footprint
 bench-quick: build
 	$(BUILD_DIR)/mliot bench list --json
 	@set -e; for b in $(QUICK_BENCHES); do \

@@ -417,6 +417,31 @@ TEST(ClusterTest, ServingWorkerOfAnMlpTaskMapsNoLibtorch) {
   }
 }
 
+// Without libmliot_torch.so a node still joins (its device benchmark skips
+// the cnn fit), trains and serves every other kind, and a task asking for a
+// torch kind says why it cannot train.
+TEST(ClusterTest, WithoutTheTorchModuleEverythingElseWorks) {
+  Cluster c("notorch");
+  c.StartCoordinator();
+  setenv("MLIOT_TORCH_MODULE", "/nonexistent/libmliot_torch.so", 1);
+  c.StartNode("A");
+  unsetenv("MLIOT_TORCH_MODULE");
+  ASSERT_TRUE(c.WaitNodes(1)) << c.Logs();
+  ASSERT_EQ(c.Submit("plain", "", 2).exit_code, 0);
+  ASSERT_TRUE(c.WaitServing("plain")) << c.Logs();
+  const json p = c.Predict("plain", "test.csv");
+  ASSERT_FALSE(p.is_null()) << c.last_err();
+  EXPECT_GT(p.value("accuracy", 0.0), 0.8) << p.dump();
+  ASSERT_EQ(c.Submit("neural", "", 2, "mlp").exit_code, 0);
+  std::string message;
+  const auto start = Clock::now();
+  while (message.find("torch module") == std::string::npos && Since(start) < 60) {
+    message = c.Task("neural").value("message", "");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_NE(message.find("needs the torch module"), std::string::npos) << message << "\n" << c.Logs();
+}
+
 TEST(ClusterTest, UnknownTaskAndBadTokenAreClearErrors) {
   Cluster c("errors");
   c.StartCoordinator();

@@ -212,7 +212,7 @@ absl::StatusOr<Sample> RunTrainWorker(const std::string& exe, const std::string&
   Sample s;
   s.start_ms = MsSince(start);
   MLIOT_RETURN_IF_ERROR(Annotate(
-      WaitReady(pid, "train worker", [&] { return FileContains(status, "idle"); }, 600), dir + "/train.log"));
+      WaitReady(pid, "train worker", [&] { return FileContains(status, "trained"); }, 600), dir + "/train.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   s.rss_mib = StatusMib(pid, "VmRSS");
   *peak_mib = StatusMib(pid, "VmHWM");
@@ -252,7 +252,7 @@ absl::StatusOr<json> RunFootprintBench(const FootprintBenchOptions& o) {
   if (o.repeat < 1) return absl::InvalidArgumentError("--repeat must be at least 1");
   const std::string dir = o.work_dir.empty() ? TempDir("footprint") : o.work_dir;
   fs::create_directories(dir);
-  const std::string exe = SelfExe();
+  const std::string exe = o.binary.empty() ? SelfExe() : o.binary;
   json roles = json::array();
   auto repeat = [&](const std::string& role, const std::string& what,
                     const std::function<absl::StatusOr<Sample>(int)>& once) -> absl::Status {
@@ -359,7 +359,7 @@ absl::StatusOr<json> RunFootprintBench(const FootprintBenchOptions& o) {
                        absl::StrCat(task_dir, "/serve-", i, ".log"), [addr] { return fs::exists(addr); });
     }));
   }
-  return json{{"roles", roles}, {"work_dir", dir}, {"machine", MachineFacts()}};
+  return json{{"roles", roles}, {"binary", exe}, {"work_dir", dir}, {"machine", MachineFacts()}};
 }
 
 }  // namespace mliot::bench

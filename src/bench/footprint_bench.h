@@ -29,6 +29,7 @@ struct FootprintBenchOptions {
   double train_budget_s = 6;  // the training worker's budget (digits ensemble)
   int image_rows = 2000;      // synthetic 28x28 rows of the cnn task
   std::string work_dir;       // default: a temporary directory
+  std::string binary;         // the mliot to measure (default: this one), e.g. an older build
 };
 
 void MakeQuick(FootprintBenchOptions& o);

@@ -204,6 +204,7 @@ Runner AddFootprint(CLI::App* bench) {
   cmd->add_option("--train-budget-s", a->options.train_budget_s, "budget of the training worker's task")
       ->capture_default_str();
   cmd->add_option("--work-dir", a->options.work_dir, "task folders and logs (default: temporary)");
+  cmd->add_option("--binary", a->options.binary, "the mliot binary to measure (default: this one), e.g. an older build");
   return [a, cmd]() -> int {
     if (!cmd->parsed()) return -1;
     return PrintBenchReport(bench::RunFootprintBench(a->options), a->flags);

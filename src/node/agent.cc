@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -316,7 +317,9 @@ v1::TaskStatus NodeAgent::StatusOf(const TaskRun& run) const {
     s.set_phase(v1::TASK_PHASE_TRAINING);  // training, or the serving worker is starting
   }
   if (train_failed) {
-    s.set_message("training worker keeps crashing; see train.log");
+    absl::StatusOr<std::string> last = ReadFile(run.dir + "/train.status");
+    s.set_message(absl::StrCat("training worker keeps failing (see train.log)",
+                               last.ok() && absl::StartsWith(*last, "training failed") ? ": " + *last : ""));
   } else if (!run.error.empty()) {
     s.set_message(run.error);
   } else if (absl::StatusOr<std::string> status = ReadFile(run.dir + "/train.status"); status.ok()) {

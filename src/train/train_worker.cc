@@ -72,7 +72,13 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
     options.threads = o.threads;
     Trainer trainer(BuiltinModels(), BuiltinStrategies());
     trainer.set_progress([&](const std::string& line) { Log(task, line); });
-    MLIOT_ASSIGN_OR_RETURN(TrainReport report, trainer.Train(data, options));
+    absl::StatusOr<TrainReport> trained = trainer.Train(data, options);
+    if (!trained.ok()) {
+      // The task's message says why (the node restarts the worker with a backoff).
+      status(absl::StrCat("training failed: ", trained.status().message()));
+      return trained.status();
+    }
+    const TrainReport& report = *trained;
     Log(task, absl::StrCat("trained: version ", report.bundle_version, ", validation accuracy ",
                            report.val_accuracy));
     status(absl::StrCat("trained: version ", report.bundle_version));

@@ -214,6 +214,7 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   HpoScheduler scheduler(kinds, *strategies_.Find(o.hpo), search);
 
   absl::Mutex mu;
+  absl::Status first_failure;  // of the trials, guarded by mu
   // The best trials of each kind (up to kKeepPerKind, best first): the
   // library the ensemble is selected from. Guarded by mu.
   constexpr size_t kKeepPerKind = 3;
@@ -255,6 +256,8 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
       if (!result.ok()) {
         scheduler.Report(*ticket, -1, deadline.RemainingSeconds() < 0 ? 0 : limit);
         say(absl::StrCat("trial ", kind.name, " failed: ", result.status().message()));
+        absl::MutexLock lock(&mu);
+        if (first_failure.ok()) first_failure = result.status();
         continue;
       }
       scheduler.Report(*ticket, result->val_accuracy, result->fit_s);
@@ -379,6 +382,11 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
   MLIOT_RETURN_IF_ERROR(publish_status);
   {
     absl::MutexLock lock(&mu);
+    if (best.empty() && !first_failure.ok()) {
+      // Nothing trained and something failed: say what, not "too slow".
+      return absl::Status(first_failure.code(), absl::StrCat("no model trained; a trial failed: ",
+                                                             first_failure.message()));
+    }
     if (best.empty()) {
       return absl::DeadlineExceededError(absl::StrCat(
           "no model finished within the budget of ", o.budget_s, "s; raise --budget-s"));
