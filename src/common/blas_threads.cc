@@ -2,11 +2,16 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 namespace mliot {
 
-bool LimitBlasToOneThread() {
+bool LimitBlasToOneThread(void* handle) {
+  // OpenBLAS loaded later (with LIBLINEAR or libtorch, both on demand)
+  // reads this when it initialises.
+  setenv("OPENBLAS_NUM_THREADS", "1", 1);
   using SetThreads = void (*)(int);
-  auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  auto* set = reinterpret_cast<SetThreads>(dlsym(handle == nullptr ? RTLD_DEFAULT : handle, "openblas_set_num_threads"));
   if (set == nullptr) return false;
   set(1);
   return true;

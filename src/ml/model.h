@@ -87,6 +87,10 @@ struct ModelKind {
   // Relative training cost, used to start cheap kinds first.
   double cost_rank = 1.0;
   std::function<std::unique_ptr<Model>()> create;
+  // Loads what Fit needs (a library opened on demand) before a
+  // non-cooperative trial forks its child: the child then runs only the
+  // library's code, never the dynamic loader. Optional.
+  std::function<absl::Status()> prepare;
 };
 
 // Model kinds by name. Registration is explicit (RegisterBuiltinModels);

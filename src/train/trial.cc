@@ -24,6 +24,7 @@ absl::Status FitInChild(Model& model, const ModelKind& kind, const Params& param
                         const SplitData& data, const TrialOptions& options) {
   const std::string path = absl::StrCat(options.scratch_dir.empty() ? "/tmp" : options.scratch_dir,
                                         "/trial-", getpid(), "-", trial_counter.fetch_add(1), ".w");
+  if (kind.prepare) MLIOT_RETURN_IF_ERROR(Annotate(kind.prepare(), kind.name));
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return absl::UnavailableError("fork failed for an isolated trial");

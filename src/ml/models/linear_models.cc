@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/lazy_library.h"
 #include "common/status_util.h"
 #include "ml/calibration.h"
 #include "ml/model.h"
@@ -163,8 +164,40 @@ class RidgeModel final : public Model {
 
 void Silent(const char*) {}
 
+// liblinear (and the OpenBLAS it links) is opened on the first fit
+// (common/lazy_library.h); serving runs on Eigen and never needs it.
+#define MLIOT_LIBLINEAR_FUNCTIONS(X)                                                              \
+  X(train) X(free_and_destroy_model) X(check_parameter) X(set_print_string_function) X(get_nr_class) \
+  X(get_labels) X(get_decfun_coef) X(get_decfun_bias)
+
+struct LiblinearApi {
+#define MLIOT_LIBLINEAR_POINTER(f) decltype(&::f) f = nullptr;
+  MLIOT_LIBLINEAR_FUNCTIONS(MLIOT_LIBLINEAR_POINTER)
+#undef MLIOT_LIBLINEAR_POINTER
+};
+
+LiblinearApi liblinear;  // filled by LoadLiblinear() before any use
+
+absl::Status LoadLiblinear() {
+  static LazyLibrary library("LIBLINEAR (liblinear)", {"liblinear.so.4", MLIOT_LIBLINEAR_LIBRARY});
+  static const absl::Status loaded = [] {
+    LiblinearApi api;
+#define MLIOT_LIBLINEAR_RESOLVE(f)                                      \
+  if (absl::StatusOr<void*> p = library.Symbol(#f); p.ok()) {           \
+    api.f = reinterpret_cast<decltype(&::f)>(*p);                       \
+  } else {                                                              \
+    return p.status();                                                  \
+  }
+    MLIOT_LIBLINEAR_FUNCTIONS(MLIOT_LIBLINEAR_RESOLVE)
+#undef MLIOT_LIBLINEAR_RESOLVE
+    liblinear = api;
+    return absl::OkStatus();
+  }();
+  return loaded;
+}
+
 struct LinearModelDeleter {
-  void operator()(model* m) const { free_and_destroy_model(&m); }
+  void operator()(model* m) const { liblinear.free_and_destroy_model(&m); }
 };
 
 class LiblinearModel final : public Model {
@@ -172,7 +205,8 @@ class LiblinearModel final : public Model {
   explicit LiblinearModel(bool logistic) : logistic_(logistic) {}
 
   absl::Status Fit(const FitInput& in, const Params& params, const FitControl&) override {
-    set_print_string_function(&Silent);
+    MLIOT_RETURN_IF_ERROR(LoadLiblinear());
+    liblinear.set_print_string_function(&Silent);
     // Sparse rows with a trailing bias feature and the -1 terminator.
     std::vector<feature_node> nodes;
     std::vector<feature_node*> rows(static_cast<size_t>(in.rows));
@@ -200,10 +234,10 @@ class LiblinearModel final : public Model {
     param.solver_type = logistic_ ? L2R_LR : L2R_L2LOSS_SVC_DUAL;
     param.C = params.Double("C");
     param.eps = logistic_ ? 0.01 : 0.1;
-    if (const char* err = check_parameter(&prob, &param)) {
+    if (const char* err = liblinear.check_parameter(&prob, &param)) {
       return absl::InvalidArgumentError(absl::StrCat("LIBLINEAR: ", err));
     }
-    std::unique_ptr<model, LinearModelDeleter> trained(train(&prob, &param));
+    std::unique_ptr<model, LinearModelDeleter> trained(liblinear.train(&prob, &param));
     if (!trained) return absl::InternalError("LIBLINEAR training failed");
     FromLibrary(trained.get(), static_cast<int>(in.cols), in.num_classes);
     scorer_.CalibrateOn(in);
@@ -236,15 +270,15 @@ class LiblinearModel final : public Model {
     scorer_.ovr_sigmoid = logistic_;
     scorer_.w = RowMatrix::Zero(k, d);
     scorer_.b = Eigen::VectorXf::Constant(k, -1e9f);
-    const int nr_class = get_nr_class(trained);
+    const int nr_class = liblinear.get_nr_class(trained);
     std::vector<int> labels(static_cast<size_t>(nr_class));
-    get_labels(trained, labels.data());
+    liblinear.get_labels(trained, labels.data());
     for (int li = 0; li < nr_class; ++li) {
       const int c = labels[li];
       if (c < 0 || c >= k) continue;
       // get_decfun_coef handles LIBLINEAR's binary layout (one w, +/-).
-      for (int j = 0; j < d; ++j) scorer_.w(c, j) = static_cast<float>(get_decfun_coef(trained, j + 1, li));
-      scorer_.b(c) = static_cast<float>(get_decfun_bias(trained, li));
+      for (int j = 0; j < d; ++j) scorer_.w(c, j) = static_cast<float>(liblinear.get_decfun_coef(trained, j + 1, li));
+      scorer_.b(c) = static_cast<float>(liblinear.get_decfun_bias(trained, li));
     }
   }
 
@@ -273,7 +307,8 @@ void RegisterLinearModels(ModelRegistry& registry) {
                   .max = 1e2, .log_scale = true, .help = "inverse regularisation strength"}},
       .cooperative = false,
       .cost_rank = 0.4,
-      .create = [] { return std::make_unique<LiblinearModel>(true); }});
+      .create = [] { return std::make_unique<LiblinearModel>(true); },
+      .prepare = LoadLiblinear});
   (void)registry.Register(ModelKind{
       .name = "linear_svm",
       .description = "L2-regularised squared-hinge linear SVM, one-vs-rest (LIBLINEAR, dual CD)",
@@ -282,7 +317,8 @@ void RegisterLinearModels(ModelRegistry& registry) {
                   .max = 1e1, .log_scale = true, .help = "inverse regularisation strength"}},
       .cooperative = false,
       .cost_rank = 0.3,
-      .create = [] { return std::make_unique<LiblinearModel>(false); }});
+      .create = [] { return std::make_unique<LiblinearModel>(false); },
+      .prepare = LoadLiblinear});
 }
 
 }  // namespace mliot

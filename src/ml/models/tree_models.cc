@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/lazy_library.h"
 #include "common/status_util.h"
 #include "ml/calibration.h"
 #include "ml/model.h"
@@ -20,28 +21,62 @@
 namespace mliot {
 namespace {
 
+// libxgboost is opened on the first fit (common/lazy_library.h): serving
+// runs on FlatForest and never needs it.
+#define MLIOT_XGB_FUNCTIONS(X)                                                                       \
+  X(XGBGetLastError) X(XGDMatrixCreateFromMat) X(XGDMatrixSetFloatInfo) X(XGDMatrixFree)              \
+  X(XGBoosterCreate) X(XGBoosterSetParam) X(XGBoosterUpdateOneIter) X(XGBoosterSaveModelToBuffer)     \
+  X(XGBoosterFree)
+
+struct XgbApi {
+#define MLIOT_XGB_POINTER(f) decltype(&::f) f = nullptr;
+  MLIOT_XGB_FUNCTIONS(MLIOT_XGB_POINTER)
+#undef MLIOT_XGB_POINTER
+};
+
+XgbApi xgb;  // filled by LoadXgb() before any use
+
+absl::Status LoadXgb() {
+  static LazyLibrary library("XGBoost (libxgboost)", {"libxgboost.so.0", MLIOT_XGBOOST_LIBRARY});
+  static const absl::Status loaded = [] {
+    XgbApi api;
+#define MLIOT_XGB_RESOLVE(f)                                            \
+  if (absl::StatusOr<void*> p = library.Symbol(#f); p.ok()) {           \
+    api.f = reinterpret_cast<decltype(&::f)>(*p);                       \
+  } else {                                                              \
+    return p.status();                                                  \
+  }
+    MLIOT_XGB_FUNCTIONS(MLIOT_XGB_RESOLVE)
+#undef MLIOT_XGB_RESOLVE
+    xgb = api;
+    return absl::OkStatus();
+  }();
+  return loaded;
+}
+
 absl::Status XgbCheck(int rc, absl::string_view what) {
   if (rc == 0) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("XGBoost ", what, ": ", XGBGetLastError()));
+  return absl::InternalError(absl::StrCat("XGBoost ", what, ": ", xgb.XGBGetLastError()));
 }
 
 struct DMatrixDeleter {
-  void operator()(void* h) const { XGDMatrixFree(h); }
+  void operator()(void* h) const { xgb.XGDMatrixFree(h); }
 };
 struct BoosterDeleter {
-  void operator()(void* h) const { XGBoosterFree(h); }
+  void operator()(void* h) const { xgb.XGBoosterFree(h); }
 };
 using DMatrix = std::unique_ptr<void, DMatrixDeleter>;
 using Booster = std::unique_ptr<void, BoosterDeleter>;
 
 absl::StatusOr<DMatrix> MakeDMatrix(const FitInput& in) {
+  MLIOT_RETURN_IF_ERROR(LoadXgb());
   DMatrixHandle h = nullptr;
   MLIOT_RETURN_IF_ERROR(XgbCheck(
-      XGDMatrixCreateFromMat(in.x, in.rows, in.cols, std::nanf(""), &h), "DMatrix"));
+      xgb.XGDMatrixCreateFromMat(in.x, in.rows, in.cols, std::nanf(""), &h), "DMatrix"));
   DMatrix m(h);
   std::vector<float> labels(in.y, in.y + in.rows);
   MLIOT_RETURN_IF_ERROR(
-      XgbCheck(XGDMatrixSetFloatInfo(h, "label", labels.data(), in.rows), "labels"));
+      XgbCheck(xgb.XGDMatrixSetFloatInfo(h, "label", labels.data(), in.rows), "labels"));
   return m;
 }
 
@@ -49,10 +84,10 @@ absl::StatusOr<Booster> MakeBooster(const DMatrix& train,
                                     const std::vector<std::pair<std::string, std::string>>& kv) {
   BoosterHandle h = nullptr;
   DMatrixHandle dm = train.get();
-  MLIOT_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(&dm, 1, &h), "booster"));
+  MLIOT_RETURN_IF_ERROR(XgbCheck(xgb.XGBoosterCreate(&dm, 1, &h), "booster"));
   Booster b(h);
   for (const auto& [k, v] : kv) {
-    MLIOT_RETURN_IF_ERROR(XgbCheck(XGBoosterSetParam(h, k.c_str(), v.c_str()), k));
+    MLIOT_RETURN_IF_ERROR(XgbCheck(xgb.XGBoosterSetParam(h, k.c_str(), v.c_str()), k));
   }
   return b;
 }
@@ -61,7 +96,7 @@ absl::StatusOr<std::string> BoosterJson(const Booster& b) {
   bst_ulong len = 0;
   const char* data = nullptr;
   MLIOT_RETURN_IF_ERROR(XgbCheck(
-      XGBoosterSaveModelToBuffer(b.get(), R"({"format": "json"})", &len, &data), "save"));
+      xgb.XGBoosterSaveModelToBuffer(b.get(), R"({"format": "json"})", &len, &data), "save"));
   return std::string(data, len);
 }
 
@@ -119,7 +154,7 @@ class XGBoostModel final : public TreeModel {
     const int64_t rounds = p.Int("n_estimators");
     for (int64_t r = 0; r < rounds; ++r) {
       MLIOT_RETURN_IF_ERROR(
-          XgbCheck(XGBoosterUpdateOneIter(booster.get(), static_cast<int>(r), train.get()), "round"));
+          XgbCheck(xgb.XGBoosterUpdateOneIter(booster.get(), static_cast<int>(r), train.get()), "round"));
       if (control.ShouldStop()) break;  // anytime: keep the rounds done so far
     }
     MLIOT_ASSIGN_OR_RETURN(std::string json, BoosterJson(booster));
@@ -152,7 +187,7 @@ class RandomForestModel final : public TreeModel {
                            {"lambda", "1e-5"},
                            {"max_bin", "128"}});
       MLIOT_ASSIGN_OR_RETURN(Booster booster, MakeBooster(train, kv));
-      MLIOT_RETURN_IF_ERROR(XgbCheck(XGBoosterUpdateOneIter(booster.get(), 0, train.get()), "forest"));
+      MLIOT_RETURN_IF_ERROR(XgbCheck(xgb.XGBoosterUpdateOneIter(booster.get(), 0, train.get()), "forest"));
       MLIOT_ASSIGN_OR_RETURN(std::string json, BoosterJson(booster));
       chunks.push_back(std::move(json));
       if (control.ShouldStop()) break;

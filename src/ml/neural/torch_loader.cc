@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/blas_threads.h"
 
 namespace mliot::neural {
 namespace {
@@ -58,6 +59,7 @@ absl::StatusOr<const TorchModuleApi*> Load() {
       continue;
     }
     loaded = true;
+    LimitBlasToOneThread(handle);  // libtorch brings OpenBLAS
     return api;  // never unloaded: libtorch does not support it
   }
   return absl::FailedPreconditionError(
