@@ -154,3 +154,27 @@ TEST(TorchModuleDeathTest, MissingModuleIsOneClearError) {
 
 }  // namespace
 }  // namespace mliot::neural
+
+namespace mliot::neural {
+namespace {
+
+// `ldd build/mliot`: none of libtorch's libraries, nor the training
+// libraries opened on demand (issue 19).
+TEST(Footprint, MliotBinaryLinksNoLibtorchNorTrainingLibraries) {
+  const char* binary = std::getenv("MLIOT_BINARY");
+  ASSERT_NE(binary, nullptr);
+  FILE* pipe = popen((std::string("ldd ") + binary).c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << out;
+  ASSERT_NE(out.find("libgrpc"), std::string::npos) << out;
+  for (const char* lib : {"libtorch", "libc10", "libopencv", "libQt5", "libgdal", "libgdcm", "libxgboost",
+                          "liblinear", "libopenblas", "libblas"}) {
+    EXPECT_EQ(out.find(lib), std::string::npos) << lib << " in\n" << out;
+  }
+}
+
+}  // namespace
+}  // namespace mliot::neural
