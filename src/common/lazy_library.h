@@ -5,7 +5,8 @@
 // MiB per process start; docs/BENCHMARKS.md, Footprint).
 //
 //   static LazyLibrary lib("XGBoost", {"libxgboost.so.0", MLIOT_XGBOOST_LIBRARY});
-//   MLIOT_ASSIGN_OR_RETURN(void* f, lib.Symbol("XGBoosterCreate"));
+//   decltype(&::XGBoosterCreate) create = nullptr;
+//   MLIOT_RETURN_IF_ERROR(lib.Resolve("XGBoosterCreate", &create));
 //
 // The declarations still come from the library's header; only the linking
 // is deferred (callers keep typed pointers: decltype(&::XGBoosterCreate)).
@@ -29,6 +30,14 @@ class LazyLibrary {
   absl::Status Open();
   // The address of `symbol`; opens the library first.
   absl::StatusOr<void*> Symbol(const char* symbol);
+  // Symbol() as a typed function pointer, into *out.
+  template <typename F>
+  absl::Status Resolve(const char* symbol, F** out) {
+    absl::StatusOr<void*> address = Symbol(symbol);
+    if (!address.ok()) return address.status();
+    *out = reinterpret_cast<F*>(*address);
+    return absl::OkStatus();
+  }
 
  private:
   std::string name_;

@@ -182,12 +182,7 @@ absl::Status LoadLiblinear() {
   static LazyLibrary library("LIBLINEAR (liblinear)", {"liblinear.so.4", MLIOT_LIBLINEAR_LIBRARY});
   static const absl::Status loaded = [] {
     LiblinearApi api;
-#define MLIOT_LIBLINEAR_RESOLVE(f)                                      \
-  if (absl::StatusOr<void*> p = library.Symbol(#f); p.ok()) {           \
-    api.f = reinterpret_cast<decltype(&::f)>(*p);                       \
-  } else {                                                              \
-    return p.status();                                                  \
-  }
+#define MLIOT_LIBLINEAR_RESOLVE(f) MLIOT_RETURN_IF_ERROR(library.Resolve(#f, &api.f));
     MLIOT_LIBLINEAR_FUNCTIONS(MLIOT_LIBLINEAR_RESOLVE)
 #undef MLIOT_LIBLINEAR_RESOLVE
     liblinear = api;

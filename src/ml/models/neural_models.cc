@@ -50,37 +50,46 @@ absl::StatusOr<neural::StateDict> TrainNet(const neural::NetSpec& net, const neu
   return state;
 }
 
+// The softmax of a network's logits: the neural kinds' probabilities.
+template <typename Net>
+class NeuralModel : public Model {
+ public:
+  int num_classes() const override { return net_.classes(); }
+
+  void PredictProba(const float* row, float* proba) const override {
+    net_.Forward(row, proba);
+    SoftmaxInPlace(proba, net_.classes());
+  }
+
+  void PredictProbaBatch(const float* rows, int64_t n, float* proba) const override {
+    net_.ForwardBatch(rows, n, proba);
+    for (int64_t r = 0; r < n; ++r) SoftmaxInPlace(proba + r * net_.classes(), net_.classes());
+  }
+
+ protected:
+  Net net_;
+};
+
 // ---------------------------------------------------------------- mlp
 
-class MlpModel final : public Model {
+class MlpModel final : public NeuralModel<neural::EigenMlp> {
  public:
   absl::Status Fit(const FitInput& in, const Params& p, const FitControl& control) override {
     neural::NetSpec net{.kind = "mlp", .inputs = in.cols, .classes = in.num_classes,
                         .hidden = static_cast<int>(p.Int("hidden")), .layers = static_cast<int>(p.Int("layers")),
                         .dropout = p.Double("dropout")};
     MLIOT_ASSIGN_OR_RETURN(neural::StateDict state, TrainNet(net, ToTrainSpec(p, control, false), in));
-    return mlp_.Build(state);
+    return net_.Build(state);
   }
 
-  int num_classes() const override { return mlp_.outputs(); }
-  int num_features() const override { return mlp_.inputs(); }
-
-  void PredictProba(const float* row, float* proba) const override {
-    mlp_.Forward(row, proba);
-    SoftmaxInPlace(proba, mlp_.outputs());
-  }
-
-  void PredictProbaBatch(const float* rows, int64_t n, float* proba) const override {
-    mlp_.ForwardBatch(rows, n, proba);
-    for (int64_t r = 0; r < n; ++r) SoftmaxInPlace(proba + r * mlp_.outputs(), mlp_.outputs());
-  }
+  int num_features() const override { return net_.inputs(); }
 
   absl::Status SaveWeights(const std::string& path) const override {
     TensorFile f("mliot.mlp.v1");
-    for (size_t i = 0; i < mlp_.weights().size(); ++i) {
-      const RowMatrix& w = mlp_.weights()[i];
+    for (size_t i = 0; i < net_.weights().size(); ++i) {
+      const RowMatrix& w = net_.weights()[i];
       f.Put(absl::StrCat("W", i), {w.rows(), w.cols()}, w.data());
-      f.Put(absl::StrCat("b", i), {mlp_.biases()[i].size()}, mlp_.biases()[i].data());
+      f.Put(absl::StrCat("b", i), {net_.biases()[i].size()}, net_.biases()[i].data());
     }
     return f.Write(path);
   }
@@ -98,18 +107,15 @@ class MlpModel final : public Model {
       weights.push_back(Eigen::Map<RowMatrix>(w.data(), shape[0], shape[1]));
       biases.push_back(Eigen::Map<Eigen::VectorXf>(b.data(), shape[0]));
     }
-    return Annotate(mlp_.Set(std::move(weights), std::move(biases)), path);
+    return Annotate(net_.Set(std::move(weights), std::move(biases)), path);
   }
-
- private:
-  neural::EigenMlp mlp_;
 };
 
 // ---------------------------------------------------------------- cnn
 
 constexpr int kDenseHeadMaxPositions = 64;
 
-class CnnModel final : public Model {
+class CnnModel final : public NeuralModel<neural::EigenCnn> {
  public:
   absl::Status Fit(const FitInput& in, const Params& p, const FitControl& control) override {
     if (!in.shape || in.shape->height < 4 || in.shape->width < 4) {
@@ -135,27 +141,16 @@ class CnnModel final : public Model {
     MLIOT_ASSIGN_OR_RETURN(state_, TrainNet(net, ToTrainSpec(p, control, p.Choice("augment") == "shift"), in));
     mean_ = net.mean;
     inv_std_ = net.inv_std;
-    return cnn_.Build(state_, shape_.height, shape_.width, mean_, inv_std_);
+    return net_.Build(state_, shape_.height, shape_.width, mean_, inv_std_);
   }
 
-  int num_classes() const override { return cnn_.classes(); }
   int num_features() const override { return shape_.height * shape_.width; }
-
-  void PredictProba(const float* row, float* proba) const override {
-    cnn_.Forward(row, proba);
-    SoftmaxInPlace(proba, cnn_.classes());
-  }
-
-  void PredictProbaBatch(const float* rows, int64_t n, float* proba) const override {
-    cnn_.ForwardBatch(rows, n, proba);
-    for (int64_t r = 0; r < n; ++r) SoftmaxInPlace(proba + r * cnn_.classes(), cnn_.classes());
-  }
 
   absl::Status SaveWeights(const std::string& path) const override {
     TensorFile f("mliot.cnn.v1");
     for (const neural::NamedTensor& t : state_) f.Put(t.name, t.shape, t.data.data());
     const float meta[5] = {static_cast<float>(shape_.height), static_cast<float>(shape_.width),
-                           static_cast<float>(cnn_.classes()), mean_, inv_std_};
+                           static_cast<float>(net_.classes()), mean_, inv_std_};
     f.Put("meta", {5}, meta);
     return f.Write(path);
   }
@@ -179,9 +174,9 @@ class CnnModel final : public Model {
         state_.push_back({name, std::move(shape), std::move(data)});
       }
     }
-    MLIOT_RETURN_IF_ERROR(Annotate(cnn_.Build(state_, shape_.height, shape_.width, mean_, inv_std_), path));
-    if (cnn_.classes() != static_cast<int>(meta[2])) {
-      return absl::DataLossError(absl::StrCat(path, ": meta says ", meta[2], " classes, the head has ", cnn_.classes()));
+    MLIOT_RETURN_IF_ERROR(Annotate(net_.Build(state_, shape_.height, shape_.width, mean_, inv_std_), path));
+    if (net_.classes() != static_cast<int>(meta[2])) {
+      return absl::DataLossError(absl::StrCat(path, ": meta says ", meta[2], " classes, the head has ", net_.classes()));
     }
     return absl::OkStatus();
   }
@@ -191,7 +186,6 @@ class CnnModel final : public Model {
   float mean_ = 0;
   float inv_std_ = 1;
   neural::StateDict state_;  // what SaveWeights writes
-  neural::EigenCnn cnn_;
 };
 
 std::vector<ParamSpec> TrainingParams(int64_t epochs, int64_t batch, double lr) {

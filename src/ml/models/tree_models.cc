@@ -40,12 +40,7 @@ absl::Status LoadXgb() {
   static LazyLibrary library("XGBoost (libxgboost)", {"libxgboost.so.0", MLIOT_XGBOOST_LIBRARY});
   static const absl::Status loaded = [] {
     XgbApi api;
-#define MLIOT_XGB_RESOLVE(f)                                            \
-  if (absl::StatusOr<void*> p = library.Symbol(#f); p.ok()) {           \
-    api.f = reinterpret_cast<decltype(&::f)>(*p);                       \
-  } else {                                                              \
-    return p.status();                                                  \
-  }
+#define MLIOT_XGB_RESOLVE(f) MLIOT_RETURN_IF_ERROR(library.Resolve(#f, &api.f));
     MLIOT_XGB_FUNCTIONS(MLIOT_XGB_RESOLVE)
 #undef MLIOT_XGB_RESOLVE
     xgb = api;

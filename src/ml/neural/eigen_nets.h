@@ -38,6 +38,7 @@ class EigenMlp {
 
   int inputs() const { return weights_.empty() ? 0 : static_cast<int>(weights_.front().cols()); }
   int outputs() const { return weights_.empty() ? 0 : static_cast<int>(weights_.back().rows()); }
+  int classes() const { return outputs(); }
   const std::vector<RowMatrix>& weights() const { return weights_; }
   const std::vector<Eigen::VectorXf>& biases() const { return biases_; }
 
