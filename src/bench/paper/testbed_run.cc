@@ -45,12 +45,32 @@ absl::StatusOr<std::unique_ptr<TestbedRun>> TestbedRun::Start(const std::string&
     if (nodes.ok() && nodes->is_array()) {
       for (const json& n : *nodes) alive += n.value("alive", false) ? 1 : 0;
     }
-    if (alive >= devices) return run;
+    if (alive >= devices) {
+      run->WaitIdle();
+      return run;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   return absl::DeadlineExceededError(
       absl::StrCat("testbed ", file, ": ", devices, " nodes not alive after 180 s; see ", dir,
                    "/up.err"));
+}
+
+void TestbedRun::WaitIdle() {
+  // Each device starts with its benchmark (which loads libtorch and fits a
+  // cnn under the device's quota); its CPU, an EWMA over heartbeats, stays
+  // high for a while after. The experiments start on an idle testbed.
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(kIdleTimeoutS)) {
+    absl::StatusOr<json> nodes = Nodes();
+    bool idle = nodes.ok() && nodes->is_array() && !nodes->empty();
+    for (const json& n : nodes.ok() && nodes->is_array() ? *nodes : json::array()) {
+      idle = idle && n.value("cpu", 100.0) < kIdleCpuPercent;
+    }
+    if (idle) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  Say(absl::StrCat("testbed: devices still busy after ", kIdleTimeoutS, " s; starting anyway"));
 }
 
 TestbedRun::~TestbedRun() {

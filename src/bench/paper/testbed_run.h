@@ -47,6 +47,12 @@ class TestbedRun {
   const std::string& dir() const { return dir_; }
 
  private:
+  // Until every device's CPU (percent of its quota) is under
+  // kIdleCpuPercent, at most kIdleTimeoutS: start-up work has faded.
+  static constexpr double kIdleCpuPercent = 25;
+  static constexpr int kIdleTimeoutS = 40;
+  void WaitIdle();
+
   TestbedRun() = default;
   std::string dir_, address_;
   pid_t up_ = -1;
