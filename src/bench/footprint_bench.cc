@@ -1,10 +1,7 @@
 #include "bench/footprint_bench.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,29 +42,6 @@ double MsSince(SteadyClock::time_point t) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool Accepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
 // A field of /proc/PID/status in MiB ("VmRSS", "VmHWM"); 0 when gone.
 double StatusMib(pid_t pid, const std::string& field) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
@@ -94,15 +68,7 @@ int MappedLibraries(pid_t pid) {
 
 bool Running(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
 
-void Stop(pid_t pid) {
-  kill(pid, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-}
+void Stop(pid_t pid) { StopProcess(pid, SIGTERM, std::chrono::seconds(5)); }
 
 // Waits for `ready` (polled every 2 ms) while `pid` runs.
 absl::Status WaitReady(pid_t pid, const std::string& what, const std::function<bool()>& ready,
@@ -272,14 +238,14 @@ absl::StatusOr<json> RunFootprintBench(const FootprintBenchOptions& o) {
                                [&](int i) { return RunToExit({exe, "--help"}, absl::StrCat(dir, "/help-", i)); }));
 
   // One coordinator for the CLI and node roles.
-  const int coord_port = FreePort();
+  const int coord_port = FreeLoopbackPort();
   const std::string coord_addr = absl::StrCat("127.0.0.1:", coord_port);
   MLIOT_ASSIGN_OR_RETURN(pid_t coordinator,
                          Spawn({.args = {exe, "coordinator", "--listen", coord_addr, "--data-dir", dir + "/coord"},
                                 .stdin_path = "/dev/null",
                                 .stdout_path = dir + "/coord.log",
                                 .stderr_path = dir + "/coord.log"}));
-  absl::Status status = WaitReady(coordinator, "coordinator", [&] { return Accepts(coord_port); });
+  absl::Status status = WaitReady(coordinator, "coordinator", [&] { return LoopbackAccepts(coord_port); });
   if (status.ok()) {
     status = repeat("cli nodes", "mliot nodes against a running coordinator, to exit (peak RSS)", [&](int i) {
       return RunToExit({exe, "nodes", "--coordinator", coord_addr}, absl::StrCat(dir, "/nodes-", i));
@@ -287,25 +253,25 @@ absl::StatusOr<json> RunFootprintBench(const FootprintBenchOptions& o) {
   }
   if (status.ok()) {
     status = repeat("node", "node agent to listening (includes its quick device benchmark, in a child)", [&](int i) {
-      const int port = FreePort();
+      const int port = FreeLoopbackPort();
       return RunServer({exe, "node", "--coordinator", coord_addr, "--listen", absl::StrCat("127.0.0.1:", port),
                         "--data-dir", absl::StrCat(dir, "/node-", i), "--name", absl::StrCat("fp", i)},
-                       absl::StrCat(dir, "/node-", i, ".log"), [port] { return Accepts(port); });
+                       absl::StrCat(dir, "/node-", i, ".log"), [port] { return LoopbackAccepts(port); });
     });
   }
   Stop(coordinator);
   MLIOT_RETURN_IF_ERROR(status);
 
   MLIOT_RETURN_IF_ERROR(repeat("coordinator", "coordinator to listening, idle", [&](int i) {
-    const int port = FreePort();
+    const int port = FreeLoopbackPort();
     return RunServer({exe, "coordinator", "--listen", absl::StrCat("127.0.0.1:", port), "--data-dir",
                       absl::StrCat(dir, "/coord-", i)},
-                     absl::StrCat(dir, "/coord-", i, ".log"), [port] { return Accepts(port); });
+                     absl::StrCat(dir, "/coord-", i, ".log"), [port] { return LoopbackAccepts(port); });
   }));
   MLIOT_RETURN_IF_ERROR(repeat("up", "mliot up (coordinator + node, one process) to its node running, idle, no tasks",
                                [&](int i) {
                                  const std::string log = absl::StrCat(dir, "/up-", i, ".log");
-                                 return RunServer({exe, "up", "--listen", absl::StrCat("127.0.0.1:", FreePort()),
+                                 return RunServer({exe, "up", "--listen", absl::StrCat("127.0.0.1:", FreeLoopbackPort()),
                                                    "--data-dir", absl::StrCat(dir, "/up-", i)},
                                                   log, [log] { return FileContains(log, "mliot up: coordinator"); },
                                                   1000);

@@ -11,9 +11,11 @@
 
 namespace mliot {
 
-// Sets OPENBLAS_NUM_THREADS=1 for OpenBLAS loaded later, and OpenBLAS to one
-// thread if it is loaded (searching from `handle`, a dlopen handle, or the
-// whole process when null); returns whether it was.
+// With no handle (call it at start, before other threads): sets
+// OPENBLAS_NUM_THREADS=1 for OpenBLAS loaded later, and OpenBLAS to one
+// thread if the process has it. With a dlopen handle (after a library was
+// opened): OpenBLAS among its dependencies to one thread. Returns whether
+// OpenBLAS was found.
 bool LimitBlasToOneThread(void* handle = nullptr);
 
 }  // namespace mliot

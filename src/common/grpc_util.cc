@@ -118,6 +118,18 @@ int FreeLoopbackPort() {
   return port;
 }
 
+bool LoopbackAccepts(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
 std::string BearerValue(const std::string& token) { return absl::StrCat("Bearer ", token); }
 
 grpc::Status CheckBearer(const grpc::ServerContext& context, const std::string& token) {

@@ -59,6 +59,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 
 // A loopback TCP port that was free a moment ago (tests and benchmarks).
 int FreeLoopbackPort();
+// Whether something accepts TCP connections on 127.0.0.1:port now.
+bool LoopbackAccepts(int port);
 
 }  // namespace mliot
 

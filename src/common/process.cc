@@ -1,10 +1,13 @@
 #include "common/process.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <spawn.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -51,6 +54,18 @@ absl::StatusOr<pid_t> Spawn(SpawnOptions o) {
   if (rc != 0)
     return absl::InternalError(absl::StrCat("cannot start ", program, ": ", std::strerror(rc)));
   return pid;
+}
+
+void StopProcess(pid_t pid, int signal, std::chrono::milliseconds grace) {
+  if (pid <= 0) return;
+  kill(pid, signal);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
 }
 
 }  // namespace mliot

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ struct SpawnOptions {
 
 // Starts the process; its pid. Errors name the program.
 absl::StatusOr<pid_t> Spawn(SpawnOptions options);
+
+// Sends `signal`, reaps the child if it exits within `grace`, else kills it
+// with SIGKILL and reaps it.
+void StopProcess(pid_t pid, int signal, std::chrono::milliseconds grace);
 
 }  // namespace mliot
 

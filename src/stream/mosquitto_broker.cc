@@ -24,17 +24,6 @@ extern char** environ;
 namespace mliot::stream {
 namespace {
 
-bool Accepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
 std::string MosquittoPath() {
   for (const char* p : {"/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"}) {
     if (access(p, X_OK) == 0) return p;
@@ -103,7 +92,7 @@ absl::Status MosquittoBroker::Spawn() {
   if (rc != 0) return absl::UnavailableError(absl::StrCat("cannot start ", exe));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (Accepts(port_)) return absl::OkStatus();
+    if (LoopbackAccepts(port_)) return absl::OkStatus();
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

@@ -73,16 +73,7 @@ void TestbedRun::WaitIdle() {
   Say(absl::StrCat("testbed: devices still busy after ", kIdleTimeoutS, " s; starting anyway"));
 }
 
-TestbedRun::~TestbedRun() {
-  if (up_ <= 0) return;
-  kill(up_, SIGINT);
-  for (int i = 0; i < 200; ++i) {
-    if (waitpid(up_, nullptr, WNOHANG) == up_) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  kill(up_, SIGKILL);
-  waitpid(up_, nullptr, 0);
-}
+TestbedRun::~TestbedRun() { StopProcess(up_, SIGINT, std::chrono::seconds(20)); }
 
 absl::StatusOr<json> TestbedRun::Cli(std::vector<std::string> args,
                                      std::chrono::seconds timeout) {
