@@ -128,6 +128,7 @@ int RunWorker(WorkerArgs& a) {
   if (!token.ok()) return Fail(token.status());
   ServingService service(spec->name, a.task_dir + "/bundle", a.task_dir + "/feedback", *token);
   service.set_stats_path(a.task_dir + "/serve.stats");
+  service.set_guarded(spec->versions.guarded);
   if (absl::Status s = service.Start(); !s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(a.tls);
   if (!creds.ok()) return Fail(creds.status());

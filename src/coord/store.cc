@@ -70,6 +70,13 @@ constexpr const char* kMigrations[] = {
     R"sql(
       CREATE INDEX tasks_by_node ON tasks(node);
     )sql",
+    // 3: model lifecycle (src/lifecycle/): a pinned version and the last
+    // rollback command, which must survive a restart.
+    R"sql(
+      ALTER TABLE tasks ADD COLUMN pinned_version INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN rollback_to INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN rollback_seq INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -97,22 +104,23 @@ constexpr const char* kDeleteNodeSql = "DELETE FROM nodes WHERE name = ?1";
 
 constexpr const char* kPutTaskSql = R"sql(
   INSERT INTO tasks (name, spec_yaml, node, state, version, token, ranking, message,
-                     created_unix_ms, updated_unix_ms)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     created_unix_ms, updated_unix_ms, pinned_version, rollback_to, rollback_seq)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
   ON CONFLICT(name) DO UPDATE SET
     spec_yaml = excluded.spec_yaml, node = excluded.node, state = excluded.state,
     version = excluded.version, token = excluded.token, ranking = excluded.ranking,
     message = excluded.message, created_unix_ms = excluded.created_unix_ms,
-    updated_unix_ms = excluded.updated_unix_ms
+    updated_unix_ms = excluded.updated_unix_ms, pinned_version = excluded.pinned_version,
+    rollback_to = excluded.rollback_to, rollback_seq = excluded.rollback_seq
 )sql";
 constexpr const char* kGetTaskSql = R"sql(
   SELECT name, spec_yaml, node, state, version, token, ranking, message, created_unix_ms,
-         updated_unix_ms
+         updated_unix_ms, pinned_version, rollback_to, rollback_seq
   FROM tasks WHERE name = ?1
 )sql";
 constexpr const char* kListTasksSql = R"sql(
   SELECT name, spec_yaml, node, state, version, token, ranking, message, created_unix_ms,
-         updated_unix_ms
+         updated_unix_ms, pinned_version, rollback_to, rollback_seq
   FROM tasks ORDER BY name
 )sql";
 constexpr const char* kDeleteTaskSql = "DELETE FROM tasks WHERE name = ?1";
@@ -354,6 +362,9 @@ absl::StatusOr<TaskRecord> Store::Impl::ReadTask(sqlite3_stmt* stmt) {
   task.message = ColumnText(stmt, 7);
   task.created_unix_ms = sqlite3_column_int64(stmt, 8);
   task.updated_unix_ms = sqlite3_column_int64(stmt, 9);
+  task.pinned_version = sqlite3_column_int64(stmt, 10);
+  task.rollback_to = sqlite3_column_int64(stmt, 11);
+  task.rollback_seq = sqlite3_column_int64(stmt, 12);
   return task;
 }
 
@@ -487,6 +498,9 @@ absl::Status Store::PutTask(const TaskRecord& task) {
   BindText(stmt, 8, task.message);
   sqlite3_bind_int64(stmt, 9, task.created_unix_ms);
   sqlite3_bind_int64(stmt, 10, task.updated_unix_ms);
+  sqlite3_bind_int64(stmt, 11, task.pinned_version);
+  sqlite3_bind_int64(stmt, 12, task.rollback_to);
+  sqlite3_bind_int64(stmt, 13, task.rollback_seq);
   return impl_->StepWrite(stmt, absl::StrCat("put task '", task.name, "'")).status();
 }
 

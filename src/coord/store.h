@@ -55,12 +55,16 @@ struct TaskRecord {
   std::string spec_yaml;  // as submitted
   std::string node;       // placement; empty while pending
   TaskState state = TaskState::kPending;
-  int64_t version = 0;  // latest bundle version stored at the coordinator
+  int64_t version = 0;  // the bundle version serving (as last reported)
   std::string token;    // bearer token for predict/feedback
   std::string ranking;  // JSON list of eligible nodes at placement, best first
   std::string message;  // last error or note, for `mliot tasks`
   int64_t created_unix_ms = 0;
   int64_t updated_unix_ms = 0;
+  // Model lifecycle commands (src/lifecycle/), carried to the node.
+  int64_t pinned_version = 0;  // 0: not pinned
+  int64_t rollback_to = 0;     // the last rollback's target
+  int64_t rollback_seq = 0;    // how many rollbacks were asked for
 };
 
 // Errors from every method: Unavailable when the database stayed locked by

@@ -114,6 +114,9 @@ TaskRecord SampleTask(const std::string& name) {
   task.message = "it's 'quoted'; DROP TABLE tasks; --";
   task.created_unix_ms = 1700000000001;
   task.updated_unix_ms = 1700000000002;
+  task.pinned_version = 3;
+  task.rollback_to = 2;
+  task.rollback_seq = 4;
   return task;
 }
 
@@ -145,6 +148,9 @@ void ExpectTasksEqual(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(a.message, b.message);
   EXPECT_EQ(a.created_unix_ms, b.created_unix_ms);
   EXPECT_EQ(a.updated_unix_ms, b.updated_unix_ms);
+  EXPECT_EQ(a.pinned_version, b.pinned_version);
+  EXPECT_EQ(a.rollback_to, b.rollback_to);
+  EXPECT_EQ(a.rollback_seq, b.rollback_seq);
 }
 
 TEST(TaskStateTest, NamesRoundTrip) {
@@ -317,7 +323,9 @@ TEST_F(StoreTest, MigratesAnOlderSchemaKeepingData) {
   }
   {  // roll the file back to how schema version 1 left it
     RawDb raw(path_);
-    raw.Exec("DROP INDEX tasks_by_node; PRAGMA user_version = 1;");
+    raw.Exec("DROP INDEX tasks_by_node; ALTER TABLE tasks DROP COLUMN pinned_version; "
+             "ALTER TABLE tasks DROP COLUMN rollback_to; ALTER TABLE tasks DROP COLUMN rollback_seq; "
+             "PRAGMA user_version = 1;");
   }
   auto store = OpenOrDie();
   ASSERT_NE(store, nullptr);

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -11,7 +12,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_util.h"
+#include "absl/strings/match.h"
+#include "common/clock.h"
 #include "common/status_util.h"
+#include "data/idx.h"
+#include "lifecycle/version_catalog.h"
+#include "mliot/v1/bundle.pb.h"
 #include "serve/bundle_reader.h"
 
 namespace mliot {
@@ -26,11 +32,26 @@ ServingService::ServingService(std::string task, std::string bundle_dir, std::st
 ServingService::~ServingService() { Stop(); }
 
 absl::Status ServingService::Start() {
-  absl::StatusOr<std::unique_ptr<Servable>> first = Servable::Load(bundle_dir_);
-  if (!first.ok()) return first.status();
+  absl::StatusOr<LifecycleState> state = ReadLifecycleState(bundle_dir_);
   {
-    absl::MutexLock lock(&mu_);
-    current_ = std::move(*first);
+    absl::MutexLock lock(&state_mu_);
+    if (state.ok()) {
+      state_ = *std::move(state);
+      state_.shadow = 0;  // a shadow's evaluation starts again
+    } else {
+      std::fprintf(stderr, "serving %s: %s; starting a new lifecycle record\n", task_.c_str(),
+                   std::string(state.status().message()).c_str());
+    }
+  }
+  if (Reconcile()) {
+    absl::MutexLock lock(&state_mu_);
+    (void)WriteLifecycleState(bundle_dir_, state_);
+    state_dirty_ = false;
+  }
+  if (!Current()) {
+    absl::StatusOr<int64_t> latest = LatestBundleVersion(bundle_dir_);
+    if (!latest.ok()) return latest.status();
+    return absl::UnavailableError(absl::StrCat(bundle_dir_, ": no version could be loaded"));
   }
   std::filesystem::create_directories(feedback_dir_);
   watcher_ = std::thread([this] { WatchLoop(); });
@@ -78,28 +99,234 @@ void ServingService::WatchLoop() {
       (void)WriteFileAtomically(stats_path_,
                                 absl::StrCat(reported, " ", ProcessCpuS() - load_cpu_s_, "\n"));
     }
-    absl::StatusOr<int64_t> latest = LatestBundleVersion(bundle_dir_);
-    if (!latest.ok()) continue;
+    Reconcile();
+    absl::MutexLock lock(&state_mu_);
+    if (state_dirty_) {
+      if (absl::Status s = WriteLifecycleState(bundle_dir_, state_); !s.ok()) {
+        std::fprintf(stderr, "serving %s: %s\n", task_.c_str(), std::string(s.message()).c_str());
+      }
+      state_dirty_ = false;
+    }
+  }
+}
+
+namespace {
+
+bool HasVersion(const std::string& dir, int64_t v) {
+  return v > 0 && std::filesystem::exists(absl::StrCat(dir, "/", v, "/manifest.pb"));
+}
+
+std::string OriginOf(const std::string& dir, int64_t v) {
+  v1::BundleManifest m;
+  return ReadManifest(dir, v, &m).ok() ? m.origin() : "";
+}
+
+void Say(const std::string& task, const std::string& line) {
+  std::fprintf(stderr, "serving %s: %s\n", task.c_str(), line.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+void ServingService::ChooseTarget(int64_t pin, int64_t* target, int64_t* shadow, std::string* why) {
+  *target = 0;
+  *shadow = 0;
+  if (pin > 0) {
+    if (HasVersion(bundle_dir_, pin)) {
+      *target = pin;
+      *why = "pinned";
+      return;
+    }
+    if (warned_pin_ != pin) {
+      warned_pin_ = pin;
+      absl::MutexLock lock(&state_mu_);
+      state_.AddEvent(absl::StrCat("pinned version ", pin, " has no files (deleted): not serving it"));
+      state_dirty_ = true;
+    }
+  }
+  const std::vector<int64_t> versions = VersionNumbers(bundle_dir_);
+  int64_t failed;
+  {
+    absl::MutexLock lock(&mu_);
+    failed = failed_version_;
+  }
+  absl::MutexLock lock(&state_mu_);
+  int64_t newest = 0;
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    if (state_.retired.count(*it) == 0 && *it != failed) {
+      newest = *it;
+      break;
+    }
+  }
+  const int64_t base = HasVersion(bundle_dir_, state_.serving) ? state_.serving : 0;
+  if (base == 0 || newest <= base) {
+    *target = base > 0 ? base : newest;
+    *why = base > 0 ? "serving" : "newest";
+    return;
+  }
+  const std::string origin = OriginOf(bundle_dir_, newest);
+  if (guarded_ && absl::StartsWith(origin, "adaptation")) {
+    *target = base;
+    *why = "serving";
+    *shadow = newest;
+    return;
+  }
+  *target = newest;
+  *why = absl::StrCat(origin.empty() ? "new version" : origin, ", promoted immediately");
+}
+
+bool ServingService::Reconcile() {
+  const int64_t pin = ReadPin(bundle_dir_);
+  int64_t target = 0, shadow = 0;
+  std::string why;
+  ChooseTarget(pin, &target, &shadow, &why);
+  bool failed_before;
+  {
+    absl::MutexLock lock(&mu_);
+    failed_before = target == failed_version_;
+  }
+  if (target > 0 && target != version() && !failed_before) {
+    std::shared_ptr<const Servable> next;
+    {
+      absl::MutexLock lock(&state_mu_);
+      if (shadow_ && shadow_->version() == target) next = shadow_;
+    }
+    if (!next) {
+      const double load_started = ThreadCpuS();
+      absl::StatusOr<std::unique_ptr<Servable>> loaded = Servable::Load(bundle_dir_, target);
+      load_cpu_s_ += ThreadCpuS() - load_started;
+      if (!loaded.ok()) {
+        absl::MutexLock lock(&mu_);
+        failed_version_ = target;
+        Say(task_, absl::StrCat("version ", target, " failed to load, keeping version ",
+                                current_ ? current_->version() : 0, ": ", loaded.status().message()));
+        return false;
+      }
+      next = std::move(*loaded);
+    }
     {
       absl::MutexLock lock(&mu_);
-      if (current_ && *latest <= current_->version()) continue;
-      if (*latest == failed_version_) continue;
+      current_ = next;
     }
-    // Load beside the serving version; swap only when it is complete.
-    const double load_started = ThreadCpuS();
-    absl::StatusOr<std::unique_ptr<Servable>> next = Servable::Load(bundle_dir_, *latest);
-    load_cpu_s_ += ThreadCpuS() - load_started;
-    absl::MutexLock lock(&mu_);
-    if (!next.ok()) {
-      failed_version_ = *latest;
-      std::fprintf(stderr, "serving %s: version %lld failed to load, keeping version %lld: %s\n",
-                   task_.c_str(), static_cast<long long>(*latest),
-                   static_cast<long long>(current_ ? current_->version() : 0),
-                   std::string(next.status().message()).c_str());
-      continue;
-    }
-    current_ = std::move(*next);
+    absl::MutexLock lock(&state_mu_);
+    state_.serving = target;
+    state_.promoted.insert(target);
+    state_.AddEvent(absl::StrCat("version ", target, " serving (", why, ")"));
+    Say(task_, state_.events.back());
+    state_dirty_ = true;
   }
+  // The shadow: only while not pinned.
+  bool have_shadow;
+  {
+    absl::MutexLock lock(&state_mu_);
+    if (pin > 0 || (shadow_ && shadow_->version() != shadow)) {
+      shadow_.reset();
+      shadow_active_.store(false);
+      if (state_.shadow != 0) {
+        state_.shadow = 0;
+        state_dirty_ = true;
+      }
+    }
+    have_shadow = shadow_ != nullptr;
+  }
+  if (pin == 0 && shadow > 0 && !have_shadow) StartShadow(shadow);
+  StepShadow();
+  absl::MutexLock lock(&state_mu_);
+  return state_dirty_;
+}
+
+void ServingService::StartShadow(int64_t version) {
+  const double load_started = ThreadCpuS();
+  absl::StatusOr<std::unique_ptr<Servable>> loaded = Servable::Load(bundle_dir_, version);
+  load_cpu_s_ += ThreadCpuS() - load_started;
+  absl::MutexLock lock(&state_mu_);
+  if (!loaded.ok()) {
+    state_.retired[version] = absl::StrCat("failed to load: ", loaded.status().message());
+    state_.AddEvent(absl::StrCat("version ", version, " retired: ", state_.retired[version]));
+    Say(task_, state_.events.back());
+    state_dirty_ = true;
+    return;
+  }
+  shadow_ = std::move(*loaded);
+  state_.shadow = version;
+  validation_evidence_ = PairedCounts{};
+  feedback_evidence_ = PairedCounts{};
+  live_shadowed_ = live_agreed_ = 0;
+  shadow_started_s_ = RealClock()->NowSeconds();
+  // Both versions answer the held-back validation rows (at most 5,000).
+  std::shared_ptr<const Servable> serving = Current();
+  absl::StatusOr<IdxArray> x = ReadIdx(bundle_dir_ + "/data/validation.x.idx", 5000);
+  absl::StatusOr<IdxArray> y = ReadIdx(bundle_dir_ + "/data/validation.y.idx", 5000);
+  if (serving && x.ok() && y.ok() && x->dims.size() == 2 && x->dims[1] == serving->num_features() &&
+      shadow_->num_features() == serving->num_features() && !y->dims.empty() && y->dims[0] == x->dims[0]) {
+    const int64_t n = x->dims[0];
+    std::vector<Answer> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+    std::vector<float> ca(static_cast<size_t>(n * serving->num_classes()));
+    std::vector<float> cb(static_cast<size_t>(n * shadow_->num_classes()));
+    serving->PredictBatch(x->values.data(), n, a.data(), ca.data());
+    shadow_->PredictBatch(x->values.data(), n, b.data(), cb.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const int label = static_cast<int>(y->values[i]);
+      validation_evidence_.Add(a[i].label == label, b[i].label == label);
+    }
+  }
+  state_.AddEvent(absl::StrCat("version ", version, " in shadow (guarded promotion; ", validation_evidence_.rows,
+                               " validation rows)"));
+  Say(task_, state_.events.back());
+  state_dirty_ = true;
+  shadow_active_.store(true);
+}
+
+void ServingService::OfferShadow(const float* row, int64_t cols, int label) const {
+  if (!shadow_active_.load(std::memory_order_relaxed)) return;
+  absl::MutexLock lock(&queue_mu_);
+  if (shadow_queue_.size() >= 16) return;
+  shadow_queue_.push_back(ShadowRow{std::vector<float>(row, row + cols), label});
+}
+
+void ServingService::StepShadow() {
+  std::vector<ShadowRow> rows;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    while (!shadow_queue_.empty() && rows.size() < 5) {  // 5 a tick: <= 50 rows a second
+      rows.push_back(std::move(shadow_queue_.front()));
+      shadow_queue_.pop_front();
+    }
+  }
+  absl::MutexLock lock(&state_mu_);
+  if (!shadow_) return;
+  std::vector<float> cert(static_cast<size_t>(shadow_->num_classes()));
+  for (const ShadowRow& r : rows) {
+    if (static_cast<int>(r.row.size()) != shadow_->num_features()) continue;
+    const Answer a = shadow_->Predict(r.row.data(), cert.data());
+    ++live_shadowed_;
+    live_agreed_ += a.label == r.serving_label;
+  }
+  const Decision d =
+      DecidePromotion(validation_evidence_, feedback_evidence_, RealClock()->NowSeconds() - shadow_started_s_);
+  if (d.verdict == Verdict::kWait) return;
+  const int64_t v = shadow_->version();
+  const std::string live = live_shadowed_ > 0
+                               ? absl::StrCat("; agreed with the serving version on ", live_agreed_, " of ",
+                                              live_shadowed_, " live requests")
+                               : "";
+  if (d.verdict == Verdict::kPromote) {
+    {
+      absl::MutexLock serving_lock(&mu_);
+      current_ = shadow_;
+    }
+    state_.serving = v;
+    state_.promoted.insert(v);
+    state_.AddEvent(absl::StrCat("version ", v, " promoted: ", d.why, live));
+  } else {
+    state_.retired[v] = d.why;
+    state_.AddEvent(absl::StrCat("version ", v, " retired: ", d.why, live));
+  }
+  Say(task_, state_.events.back());
+  shadow_.reset();
+  shadow_active_.store(false);
+  state_.shadow = 0;
+  state_dirty_ = true;
 }
 
 absl::StatusOr<v1::PredictResponse> ServingService::PredictLocal(const v1::PredictRequest& request) const {
@@ -196,6 +423,7 @@ grpc::Status ServingService::Respond(const Servable& servable, const v1::Predict
       c = heap.data();
     }
     const Answer a = servable.Predict(request.features().data(), c);
+    OfferShadow(request.features().data(), cols, a.label);
     v1::Prediction* p = response->add_predictions();
     p->set_label_index(a.label);
     p->set_label(servable.class_names()[a.label]);
@@ -205,6 +433,7 @@ grpc::Status ServingService::Respond(const Servable& servable, const v1::Predict
     std::vector<Answer> answers(static_cast<size_t>(rows));
     std::vector<float> cert(static_cast<size_t>(rows * k));
     servable.PredictBatch(request.features().data(), rows, answers.data(), cert.data());
+    OfferShadow(request.features().data(), cols, answers[0].label);
     for (int64_t i = 0; i < rows; ++i) {
       v1::Prediction* p = response->add_predictions();
       p->set_label_index(answers[i].label);
@@ -241,6 +470,34 @@ grpc::Status ServingService::PredictStream(
   return grpc::Status::OK;
 }
 
+void ServingService::ScoreFeedback(const Servable& serving, const v1::FeedbackRequest& request) {
+  const int64_t rows = request.rows();
+  const int64_t cols = serving.num_features();
+  std::vector<Answer> a(static_cast<size_t>(rows));
+  std::vector<float> cert(static_cast<size_t>(rows * serving.num_classes()));
+  serving.PredictBatch(request.features().data(), rows, a.data(), cert.data());
+  auto index_of = [](const Servable& s, const std::string& label) {
+    const auto& names = s.class_names();
+    auto it = std::find(names.begin(), names.end(), label);
+    return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+  };
+  absl::MutexLock lock(&state_mu_);
+  FeedbackScore& score = state_.feedback[serving.version()];
+  std::vector<Answer> b;
+  if (shadow_ && shadow_->num_features() == cols) {
+    b.resize(static_cast<size_t>(rows));
+    std::vector<float> cb(static_cast<size_t>(rows * shadow_->num_classes()));
+    shadow_->PredictBatch(request.features().data(), rows, b.data(), cb.data());
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const bool right = a[i].label == index_of(serving, request.labels(i));
+    score.correct += right;
+    ++score.rows;
+    if (!b.empty()) feedback_evidence_.Add(right, b[i].label == index_of(*shadow_, request.labels(i)));
+  }
+  state_dirty_ = true;
+}
+
 grpc::Status ServingService::Feedback(grpc::ServerContext* context,
                                       const v1::FeedbackRequest* request,
                                       v1::FeedbackResponse* response) {
@@ -268,6 +525,7 @@ grpc::Status ServingService::Feedback(grpc::ServerContext* context,
     }
     absl::StrAppend(&csv, "\"", escaped, "\"\n");
   }
+  ScoreFeedback(*servable, *request);
   const std::string path = absl::StrCat(feedback_dir_, "/feedback-", getpid(), "-",
                                         feedback_files_.fetch_add(1), "-",
                                         std::chrono::steady_clock::now().time_since_epoch().count(), ".csv");

@@ -6,6 +6,18 @@
 // flight keep the old one through their shared_ptr). A version that fails
 // to load is logged and skipped: the old version keeps serving.
 //
+// Which version serves (src/lifecycle/, docs/LIFECYCLE.md): the pinned one
+// (DIR/pin) if any; otherwise the newest that is not retired, except that
+// with guarded promotion a new adaptation first runs as a shadow: it answers
+// up to 50 live feature-row requests a second on the watcher thread (never
+// on a request's thread; rows beyond a queue of 16 are not shadowed; its
+// answers are only compared, never returned), is scored with the serving
+// version on the held-back validation rows and on every labelled feedback
+// row that arrives, and is promoted or retired by DecidePromotion. The
+// worker records all of it in DIR/versions.json (it is that file's only
+// writer), including each version's accuracy on the feedback received
+// while it served.
+//
 // Feedback rows are written to the feedback directory as one CSV file per
 // call (temporary name + rename), which the training worker picks up,
 // re-fits on, and publishes as the next bundle version.
@@ -15,6 +27,7 @@
 #define MLIOT_SERVE_SERVING_SERVICE_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,6 +35,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "mliot/v1/serving.grpc.pb.h"
+#include "lifecycle/lifecycle_state.h"
+#include "lifecycle/promotion.h"
 #include "serve/servable.h"
 
 namespace mliot {
@@ -40,6 +55,8 @@ class ServingService final : public v1::Serving::Service {
   // bundles, so the node agent can learn what a request costs (call before
   // Start).
   void set_stats_path(std::string path) { stats_path_ = std::move(path); }
+  // Guarded promotion of adaptations (the task spec's versions.promote).
+  void set_guarded(bool guarded) { guarded_ = guarded; }
   void Stop();
 
   int64_t version() const;
@@ -63,6 +80,23 @@ class ServingService final : public v1::Serving::Service {
   grpc::Status Respond(const Servable& servable, const v1::PredictRequest& request,
                       v1::PredictResponse* response) const;
   void WatchLoop();
+  // One pass of the watcher: choose the version to serve, load it, run the
+  // shadow's evaluation; true when the lifecycle state changed.
+  bool Reconcile();
+  // The version that should serve now, and a shadow candidate (0: none).
+  void ChooseTarget(int64_t pin, int64_t* target, int64_t* shadow, std::string* why);
+  void StartShadow(int64_t version);
+  void StepShadow();
+  // Offers a served feature row to the shadow (bounded queue).
+  void OfferShadow(const float* row, int64_t cols, int label) const;
+  // Scores a feedback call: the serving version's accuracy, and the paired
+  // evidence against the shadow.
+  void ScoreFeedback(const Servable& serving, const v1::FeedbackRequest& request);
+
+  struct ShadowRow {
+    std::vector<float> row;
+    int serving_label = 0;
+  };
 
   const std::string task_;
   const std::string bundle_dir_;
@@ -76,6 +110,22 @@ class ServingService final : public v1::Serving::Service {
   mutable std::atomic<int64_t> requests_{0};  // answered (Respond), any transport
   std::string stats_path_;
   double load_cpu_s_ = 0;  // watcher thread only
+  bool guarded_ = false;
+
+  // Lifecycle state (versions.json), written by the watcher only.
+  mutable absl::Mutex state_mu_;
+  LifecycleState state_ ABSL_GUARDED_BY(state_mu_);
+  bool state_dirty_ ABSL_GUARDED_BY(state_mu_) = false;
+  std::shared_ptr<const Servable> shadow_ ABSL_GUARDED_BY(state_mu_);
+  PairedCounts validation_evidence_ ABSL_GUARDED_BY(state_mu_);
+  PairedCounts feedback_evidence_ ABSL_GUARDED_BY(state_mu_);
+  double shadow_started_s_ ABSL_GUARDED_BY(state_mu_) = 0;
+  int64_t live_shadowed_ ABSL_GUARDED_BY(state_mu_) = 0;
+  int64_t live_agreed_ ABSL_GUARDED_BY(state_mu_) = 0;
+  int64_t warned_pin_ = 0;  // watcher only: a pinned version without files, said once
+  std::atomic<bool> shadow_active_{false};
+  mutable absl::Mutex queue_mu_;
+  mutable std::deque<ShadowRow> shadow_queue_ ABSL_GUARDED_BY(queue_mu_);
   std::thread watcher_;
 };
 

@@ -1,5 +1,8 @@
 #include "train/adapt.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -35,10 +38,13 @@ absl::StatusOr<AdaptReport> Adapt(const std::string& dir, const Dataset& feedbac
   auto log = [&](const std::string& line) {
     if (say) say(absl::StrFormat("[%6.1fs] %s", RealClock()->NowSeconds() - t0, line));
   };
-  MLIOT_ASSIGN_OR_RETURN(int64_t latest, LatestBundleVersion(dir));
+  int64_t base = options.base_version;
+  if (base <= 0) {
+    MLIOT_ASSIGN_OR_RETURN(base, LatestBundleVersion(dir));
+  }
   v1::BundleManifest m;
-  MLIOT_RETURN_IF_ERROR(ReadManifest(dir, latest, &m));
-  const std::string vdir = absl::StrCat(dir, "/", latest, "/");
+  MLIOT_RETURN_IF_ERROR(ReadManifest(dir, base, &m));
+  const std::string vdir = absl::StrCat(dir, "/", base, "/");
   std::vector<std::string> classes(m.class_names().begin(), m.class_names().end());
   if (feedback_in.cols != m.num_features()) {
     return absl::InvalidArgumentError(absl::StrCat(feedback_in.source, ": rows have ", feedback_in.cols,
@@ -50,13 +56,26 @@ absl::StatusOr<AdaptReport> Adapt(const std::string& dir, const Dataset& feedbac
     }
   }
 
-  // Stored rows, earlier feedback, then this feedback; new classes append.
+  // Stored rows, the base version's feedback batches, then this feedback;
+  // new classes append.
   MLIOT_ASSIGN_OR_RETURN(Dataset data, ReadBundleData(dir, "train", classes));
+  const bool have_validation = std::filesystem::exists(dir + "/data/validation.x.idx");
+  if (have_validation && !options.hold_out_validation) {
+    MLIOT_ASSIGN_OR_RETURN(Dataset validation, ReadBundleData(dir, "validation", classes));
+    MLIOT_RETURN_IF_ERROR(data.Append(validation));
+  }
   Dataset all_feedback;
   all_feedback.class_names = classes;
-  if (std::filesystem::exists(dir + "/data/feedback.x.idx")) {
-    MLIOT_ASSIGN_OR_RETURN(all_feedback, ReadBundleData(dir, "feedback", classes));
+  all_feedback.cols = m.num_features();
+  std::vector<std::string> batches(m.feedback_batches().begin(), m.feedback_batches().end());
+  if (m.origin().empty() && std::filesystem::exists(dir + "/data/feedback.x.idx")) {
+    batches.push_back("feedback");  // a bundle from before feedback batches: one file
   }
+  for (const std::string& batch : batches) {
+    MLIOT_ASSIGN_OR_RETURN(Dataset part, ReadBundleData(dir, batch, classes));
+    MLIOT_RETURN_IF_ERROR(all_feedback.Append(part));
+  }
+  const int64_t earlier_rows = all_feedback.rows;
   MLIOT_RETURN_IF_ERROR(all_feedback.Append(feedback_in));
   for (size_t c = classes.size(); c < all_feedback.class_names.size(); ++c) {
     data.class_names.push_back(all_feedback.class_names[c]);
@@ -139,8 +158,27 @@ absl::StatusOr<AdaptReport> Adapt(const std::string& dir, const Dataset& feedbac
   contents.data_source = m.data_source();
   contents.selection = m.selection();
   contents.featurizer = ManifestFeaturizer(m);
-  MLIOT_RETURN_IF_ERROR(WriteBundleData(dir, "feedback", all_feedback));
-  MLIOT_ASSIGN_OR_RETURN(int64_t version, WriteBundleVersion(dir, contents));
+  // This adaptation's rows become one batch (labels in the final classes).
+  std::vector<int64_t> new_rows;
+  for (int64_t i = earlier_rows; i < all_feedback.rows; ++i) new_rows.push_back(i);
+  const std::string batch = absl::StrCat("fb-", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count(),
+                                         "-", getpid());
+  MLIOT_RETURN_IF_ERROR(WriteBundleData(dir, batch, all_feedback.Subset(new_rows)));
+  batches.push_back(batch);
+  contents.parent = base;
+  contents.origin = absl::StrCat("adaptation: ", feedback_in.rows, " feedback rows");
+  contents.feedback_batches = batches;
+  contents.feedback_rows = all_feedback.rows;
+  absl::StatusOr<int64_t> published = WriteBundleVersion(dir, contents, options.publish_as);
+  if (!published.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(absl::StrCat(dir, "/data/", batch, ".x.idx"), ec);
+    std::filesystem::remove(absl::StrCat(dir, "/data/", batch, ".y.idx"), ec);
+    return published.status();
+  }
+  const int64_t version = *published;
   log(absl::StrCat("published version ", version));
   return AdaptReport{version, all_feedback.rows, train_rows, RealClock()->NowSeconds() - t0};
 }

@@ -3,7 +3,11 @@
 // training rows plus all feedback so far, with no new search, and publish
 // the next version.
 //
-// Feedback rows are appended to DIR/data/feedback and weighted by
+// Each adaptation's new feedback rows are kept as one batch,
+// DIR/data/fb-<ms>-<pid>.{x,y}.idx, and the manifest lists the batches a
+// version was fitted on: adapting from version V starts from V's batches, so
+// the feedback of a version that was retired or rolled back is left out.
+// Feedback rows are weighted by
 // repetition (`feedback_weight` copies each), so that a few corrections can
 // move models trained on many rows. A feedback label the bundle has not seen
 // becomes a new class. Preprocessing, ensemble weights, the weighting rule
@@ -22,6 +26,9 @@
 namespace mliot {
 
 struct AdaptOptions {
+  int64_t base_version = 0;    // the version to re-fit (0: the latest)
+  int64_t publish_as = 0;      // publish exactly as this number (0: the next free); Aborted if taken
+  bool hold_out_validation = false;  // fit without DIR/data/validation (guarded promotion compares on it)
   int feedback_weight = 3;
   int threads = 0;  // 0: the number of cores
   uint64_t seed = 42;

@@ -11,6 +11,7 @@
 #include "common/status_util.h"
 #include "data/idx.h"
 #include "mliot/v1/bundle.pb.h"
+#include "lifecycle/publish.h"
 #include "serve/bundle_reader.h"
 
 namespace mliot {
@@ -24,23 +25,15 @@ void SetParam(const std::string& name, const ParamValue& value, v1::Member* memb
   else out.set_string_value(std::get<std::string>(value));
 }
 
-absl::Status WriteManifest(const std::string& path, const v1::BundleManifest& manifest) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out || !manifest.SerializeToOstream(&out)) {
-    return absl::UnavailableError(absl::StrCat(path, ": cannot write manifest"));
-  }
-  out.flush();
-  return out ? absl::OkStatus() : absl::UnavailableError(absl::StrCat(path, ": write failed"));
-}
-
 }  // namespace
 
-absl::StatusOr<int64_t> WriteBundleVersion(const std::string& dir, const BundleContents& c) {
+absl::StatusOr<int64_t> WriteBundleVersion(const std::string& dir, const BundleContents& c,
+                                           int64_t exact_version) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create: ", ec.message()));
   absl::StatusOr<int64_t> latest = LatestBundleVersion(dir);
-  int64_t version = latest.ok() ? *latest + 1 : 1;
+  int64_t version = exact_version > 0 ? exact_version : latest.ok() ? *latest + 1 : 1;
   const std::string tmp = absl::StrCat(dir, "/.tmp-", version, "-", getpid());
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
@@ -91,21 +84,12 @@ absl::StatusOr<int64_t> WriteBundleVersion(const std::string& dir, const BundleC
   m.set_data_source(c.data_source);
   m.set_selection(c.selection);
   if (c.featurizer) FeaturizerToProto(*c.featurizer, m.mutable_featurizer());
+  m.set_parent(c.parent);
+  m.set_origin(c.origin);
+  for (const std::string& b : c.feedback_batches) m.add_feedback_batches(b);
+  m.set_feedback_rows(c.feedback_rows);
   MLIOT_RETURN_IF_ERROR(WriteManifest(tmp + "/manifest.pb", m));
-
-  // Publish. Another writer may have taken this number meanwhile: move on.
-  for (int attempt = 0; attempt < 100; ++attempt, ++version) {
-    const std::string final_dir = absl::StrCat(dir, "/", version);
-    if (fs::exists(final_dir)) continue;
-    if (version != m.version()) {
-      m.set_version(version);
-      MLIOT_RETURN_IF_ERROR(WriteManifest(tmp + "/manifest.pb", m));
-    }
-    fs::rename(tmp, final_dir, ec);
-    if (!ec) return version;
-  }
-  fs::remove_all(tmp, ec);
-  return absl::UnavailableError(absl::StrCat(dir, ": could not publish a new version"));
+  return PublishVersionDirectory(dir, tmp, &m, exact_version);
 }
 
 absl::Status WriteBundleData(const std::string& dir, const std::string& name, const Dataset& data) {

@@ -56,10 +56,21 @@ struct BundleContents {
   // trainer needs to resume from this version on another node (a streaming
   // task's optimiser-side checkpoint). Servable ignores them.
   std::vector<std::pair<std::string, std::string>> extra_files;
+  // Lifecycle (src/lifecycle/): the version this one was built from (0:
+  // none), how ("lazy 2", "adaptation: 300 feedback rows"), and the
+  // feedback batches under DIR/data/ it was fitted on.
+  int64_t parent = 0;
+  std::string origin;
+  std::vector<std::string> feedback_batches;
+  int64_t feedback_rows = 0;
 };
 
 // Writes the next version (1 + the highest present) and returns its number.
-absl::StatusOr<int64_t> WriteBundleVersion(const std::string& dir, const BundleContents& contents);
+// With `exact_version` > 0 it publishes as that number or not at all
+// (Aborted when it is taken): an adaptation started from version N must not
+// land on top of a rollback published meanwhile.
+absl::StatusOr<int64_t> WriteBundleVersion(const std::string& dir, const BundleContents& contents,
+                                           int64_t exact_version = 0);
 
 // Training rows and feedback rows kept beside the versions.
 absl::Status WriteBundleData(const std::string& dir, const std::string& name, const Dataset& data);

@@ -188,7 +188,8 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
   TaskSpec spec;
   try {
     MLIOT_RETURN_IF_ERROR(
-        CheckKeys(root, "", {"name", "data", "label", "model", "device", "stream", "features", "time_column"}));
+        CheckKeys(root, "", {"name", "data", "label", "model", "device", "stream", "features", "time_column",
+                                         "versions"}));
     if (!root["name"]) return SpecError("missing key 'name'");
     MLIOT_ASSIGN_OR_RETURN(spec.name, String(root["name"], "name"));
     if (!ValidName(spec.name)) {
@@ -271,6 +272,25 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
       if (model["background_class"]) {
         MLIOT_ASSIGN_OR_RETURN(std::string bg, String(model["background_class"], "model.background_class"));
         spec.background_class = bg;
+      }
+    }
+    if (const YAML::Node versions = root["versions"]) {
+      if (!versions.IsMap()) return SpecError("versions: must be a mapping, e.g. {keep: 5, promote: guarded}");
+      MLIOT_RETURN_IF_ERROR(CheckKeys(versions, "versions", {"keep", "keep_days", "promote"}));
+      if (versions["keep"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.versions.keep, Count(versions["keep"], "versions.keep"));
+        if (spec.versions.keep < 1) return SpecError("versions.keep: must be >= 1");
+      }
+      if (versions["keep_days"]) {
+        MLIOT_ASSIGN_OR_RETURN(spec.versions.keep_days, Number(versions["keep_days"], "versions.keep_days"));
+        if (spec.versions.keep_days < 0) return SpecError("versions.keep_days: must be >= 0 (0: no age limit)");
+      }
+      if (versions["promote"]) {
+        MLIOT_ASSIGN_OR_RETURN(std::string p, Choice(versions["promote"], "versions.promote", {"immediate", "guarded"}));
+        spec.versions.guarded = p == "guarded";
+      }
+      if (spec.stream && spec.versions.guarded) {
+        return SpecError("versions.promote: guarded applies to tasks trained on stored data, not topics");
       }
     }
     if (const YAML::Node device = root["device"]) {

@@ -71,6 +71,13 @@ struct StreamSpec {
   std::string sampler = "uniform";
 };
 
+// The `versions:` section: retention and promotion (src/lifecycle/).
+struct VersionsSpec {
+  int64_t keep = 5;        // versions kept besides the serving, pinned and shadow ones
+  double keep_days = 0;    // older versions are deleted too (0: no age limit)
+  bool guarded = false;    // promote: guarded (a shadow first) or immediate
+};
+
 struct TaskSpec {
   std::string name;
   std::string data;
@@ -87,6 +94,7 @@ struct TaskSpec {
   std::optional<StreamSpec> stream;  // set exactly when `data` is a topic
   std::optional<FeaturizerConfig> features;  // audio:/sensor: data
   std::string time_column = "timestamp";
+  VersionsSpec versions;
 };
 
 absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text);

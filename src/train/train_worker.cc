@@ -13,7 +13,10 @@
 #include "data/csv.h"
 #include "data/source.h"
 #include "features/raw_source.h"
+#include "lifecycle/lifecycle_state.h"
+#include "lifecycle/version_catalog.h"
 #include "ml/hpo/strategy.h"
+#include "mliot/v1/bundle.pb.h"
 #include "serve/bundle_reader.h"
 #include "train/adapt.h"
 
@@ -24,6 +27,11 @@ namespace {
 void Log(const std::string& task, const std::string& line) {
   std::fprintf(stderr, "train %s: %s\n", task.c_str(), line.c_str());
   std::fflush(stderr);
+}
+
+bool IsAdaptation(const std::string& bundle_dir, int64_t version) {
+  v1::BundleManifest m;
+  return ReadManifest(bundle_dir, version, &m).ok() && absl::StartsWith(m.origin(), "adaptation");
 }
 
 }  // namespace
@@ -87,6 +95,7 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
     status(absl::StrCat("serving stored version ", *LatestBundleVersion(o.bundle_dir), " without re-training"));
   }
   fs::create_directories(o.feedback_dir);
+  bool waiting_said = false;
   while (!stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::vector<fs::path> files = PendingFeedback(o.feedback_dir);
@@ -115,11 +124,40 @@ absl::Status RunTrainWorker(const TrainWorkerOptions& o, const std::atomic<bool>
       MLIOT_RETURN_IF_ERROR(feedback.Append(*part));
     }
     if (feedback.rows == 0) continue;
+    // Adapt from the newest version that was not retired (after a rollback:
+    // its copy), and publish exactly as the next number, so that a rollback
+    // published meanwhile is not buried under this adaptation.
+    const LifecycleState lifecycle = ReadLifecycleState(o.bundle_dir).value_or(LifecycleState{});
+    const std::vector<int64_t> versions = VersionNumbers(o.bundle_dir);
+    if (versions.empty()) continue;
+    int64_t base = 0;
+    for (auto it = versions.rbegin(); it != versions.rend() && base == 0; ++it) {
+      if (lifecycle.retired.count(*it) == 0) base = *it;
+    }
+    if (o.spec.versions.guarded && ReadPin(o.bundle_dir) == 0 && base != lifecycle.serving &&
+        IsAdaptation(o.bundle_dir, base)) {
+      // A guarded version is still in its shadow evaluation: its feedback is
+      // evidence for that; adapt again once it is promoted or retired.
+      if (!waiting_said) Log(task, absl::StrCat("version ", base, " is in shadow; ", feedback.rows,
+                                                " feedback rows wait for its promotion or retirement"));
+      waiting_said = true;
+      status(absl::StrCat("version ", base, " in shadow; ", feedback.rows, " feedback rows waiting"));
+      continue;
+    }
+    waiting_said = false;
     status(absl::StrCat("adapting with ", feedback.rows, " feedback rows"));
     AdaptOptions adapt;
     adapt.threads = o.threads;
+    adapt.base_version = base;
+    adapt.publish_as = versions.back() + 1;
+    adapt.hold_out_validation = o.spec.versions.guarded;
     absl::StatusOr<AdaptReport> r =
         Adapt(o.bundle_dir, feedback, adapt, [&](const std::string& line) { Log(task, line); });
+    if (absl::IsAborted(r.status())) {
+      Log(task, absl::StrCat("a version was published meanwhile (a rollback); adapting again from it: ",
+                             r.status().message()));
+      continue;
+    }
     if (!r.ok()) {
       Log(task, absl::StrCat("adaptation failed, feedback kept for the next try: ", r.status().message()));
       std::this_thread::sleep_for(std::chrono::seconds(2));

@@ -339,8 +339,14 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
     contents.selection = o.select;
     contents.featurizer = o.featurizer;
     if (report.versions.empty()) {
-      MLIOT_RETURN_IF_ERROR(WriteBundleData(o.out_dir, "train", data));
+      // Fold 0's validation rows are kept apart: adaptation can then leave
+      // them out, and a guarded promotion compares versions on rows neither
+      // was fitted on (src/lifecycle/).
+      MLIOT_RETURN_IF_ERROR(WriteBundleData(o.out_dir, "train", data.Subset(folds.fold(0).train_rows)));
+      MLIOT_RETURN_IF_ERROR(WriteBundleData(o.out_dir, "validation", data.Subset(folds.fold(0).val_rows)));
     }
+    contents.origin = absl::StrCat("lazy ", report.versions.size() + 1);
+    contents.parent = report.versions.empty() ? 0 : report.bundle_version;
     MLIOT_ASSIGN_OR_RETURN(int64_t version, WriteBundleVersion(o.out_dir, contents));
     last_members = names;
     report.bundle_version = version;
