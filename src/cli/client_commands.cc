@@ -172,7 +172,9 @@ int Tasks(ClientArgs& a) {
   nlohmann::json out = nlohmann::json::array();
   for (const v1::TaskInfo& t : response.tasks()) {
     out.push_back({{"name", t.name()}, {"node", t.node()}, {"state", StateName(t.phase())},
-                   {"version", t.version()}, {"message", t.message()}});
+                   {"version", t.version()}, {"message", t.message()}, {"disk_bytes", t.disk_bytes()},
+                   {"pinned_version", t.pinned_version()},
+                   {"events", std::vector<std::string>(t.events().begin(), t.events().end())}});
   }
   if (a.json) {
     PrintJson(out);

@@ -27,6 +27,8 @@ std::vector<Runner> AddDataPathBenchCommands(CLI::App* bench);
 Runner AddServerCommands(CLI::App& app);
 // nodes, submit, tasks, wait, predict, feedback, cancel: -1 likewise.
 Runner AddClientCommands(CLI::App& app);
+// versions, rollback, pin (model lifecycle): -1 likewise.
+Runner AddLifecycleCommands(CLI::App& app);
 // device simulate, monitor: -1 likewise.
 Runner AddStreamCommands(CLI::App& app);
 

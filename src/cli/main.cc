@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   mliot::cli::Runner server = mliot::cli::AddServerCommands(app);
   mliot::cli::Runner client = mliot::cli::AddClientCommands(app);
   mliot::cli::Runner stream = mliot::cli::AddStreamCommands(app);
+  mliot::cli::Runner lifecycle = mliot::cli::AddLifecycleCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -39,5 +40,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("bench")) return bench();
   if (int rc = server(); rc >= 0) return rc;
   if (int rc = client(); rc >= 0) return rc;
+  if (int rc = lifecycle(); rc >= 0) return rc;
   return 2;
 }

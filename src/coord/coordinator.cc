@@ -3,7 +3,9 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +19,12 @@
 #include "common/file_transfer.h"
 #include "common/status_util.h"
 #include "coord/placement.h"
+#include "lifecycle/lifecycle_state.h"
+#include "lifecycle/publish.h"
+#include "lifecycle/retention.h"
+#include "lifecycle/version_catalog.h"
+#include "mliot/v1/bundle.pb.h"
+#include "mliot/v1/node.grpc.pb.h"
 #include "coord/policy.h"
 #include "nlohmann/json.hpp"
 #include "serve/bundle_reader.h"
@@ -134,9 +142,12 @@ absl::Status CoordinatorService::Init() {
       e.prefer = spec->prefer;
       e.image = IsImageData(spec->data);
       e.budget_s = spec->budget_s;
+      e.keep = spec->versions.keep;
+      e.keep_days = spec->versions.keep_days;
     }
     e.record = std::move(r);
     e.stored_version = StoredVersion(e.record.name);
+    e.stored_bytes = DirectoryBytes(absl::StrCat(o_.data_dir, "/bundles/", e.record.name));
     MoveInIndexLocked(e.record.name, "", e.record.node);
     tasks_[e.record.name] = std::move(e);
   }
@@ -309,10 +320,15 @@ void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1
     TaskEntry& t = it->second;
     const TaskState state = StateOf(s.phase());
     t.serving_address = s.serving_address();
-    const int64_t version = std::max(s.version(), t.stored_version);
+    t.reported = s;
+    // The version serving, as the node says (guarded promotion or a pin may
+    // keep an older one than the newest); before it says, the stored one.
+    const int64_t version = s.version() > 0 ? s.version() : t.stored_version;
     if (state != t.record.state || version != t.record.version || s.message() != t.record.message) {
+      const bool serving_changed = version != t.record.version;
       t.record.state = state;
       t.record.version = version;
+      if (serving_changed) RetainLocked(t);  // the old serving version may go now
       t.record.message = s.message();
       t.record.updated_unix_ms = UnixMs();
       (void)store_->PutTask(t.record);
@@ -329,6 +345,12 @@ void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1
     a->set_spec_yaml(t.record.spec_yaml);
     a->set_token(t.record.token);
     a->set_stored_version(t.stored_version);
+    a->set_pinned_version(t.record.pinned_version);
+    a->set_rollback_to(t.record.rollback_to);
+    a->set_rollback_seq(t.record.rollback_seq);
+    a->set_serving_version(t.record.version);
+    a->set_keep(t.keep);
+    a->set_keep_days(t.keep_days);
   }
 }
 
@@ -380,7 +402,10 @@ grpc::Status CoordinatorService::UploadBundle(grpc::ServerContext* context,
   {
     absl::MutexLock lock(&mu_);
     auto it = tasks_.find(task);
-    if (it != tasks_.end()) it->second.stored_version = std::max(it->second.stored_version, version);
+    if (it != tasks_.end()) {
+      it->second.stored_version = std::max(it->second.stored_version, version);
+      RetainLocked(it->second);
+    }
   }
   response->set_version(version);
   return grpc::Status::OK;
@@ -437,6 +462,8 @@ grpc::Status CoordinatorService::Submit(grpc::ServerContext*, const v1::SubmitRe
   t.prefer = spec->prefer;
   t.image = IsImageData(spec->data);
   t.budget_s = spec->budget_s;
+  t.keep = spec->versions.keep;
+  t.keep_days = spec->versions.keep_days;
   t.record.name = spec->name;
   t.record.spec_yaml = request->spec_yaml();
   if (!PlaceLocked(t, "", response)) {
@@ -494,6 +521,13 @@ void CoordinatorService::FillInfo(const TaskEntry& t, v1::TaskInfo* info) const 
   info->set_version(t.record.version);
   info->set_serving_address(t.serving_address);
   info->set_message(t.record.message);
+  info->set_disk_bytes(t.reported.disk_bytes() + t.stored_bytes);
+  info->set_pinned_version(t.record.pinned_version);
+  std::vector<std::string> events(t.reported.events().begin(), t.reported.events().end());
+  events.insert(events.end(), t.events.begin(), t.events.end());
+  std::stable_sort(events.begin(), events.end(),
+                   [](const std::string& x, const std::string& y) { return x.substr(0, 20) < y.substr(0, 20); });
+  for (size_t i = events.size() > 20 ? events.size() - 20 : 0; i < events.size(); ++i) info->add_events(events[i]);
   nlohmann::json ranking = nlohmann::json::parse(t.record.ranking.empty() ? "[]" : t.record.ranking, nullptr, false);
   if (ranking.is_array()) {
     for (const auto& n : ranking) info->add_ranking(n.get<std::string>());
@@ -533,6 +567,197 @@ grpc::Status CoordinatorService::Cancel(grpc::ServerContext*, const v1::CancelRe
   fs::remove_all(absl::StrCat(o_.data_dir, "/data/", request->task()), ec);
   fs::remove_all(absl::StrCat(o_.data_dir, "/bundles/", request->task()), ec);
   Log(absl::StrCat("task ", request->task(), " cancelled"));
+  return grpc::Status::OK;
+}
+
+void CoordinatorService::EventLocked(TaskEntry& task, const std::string& text) {
+  task.events.push_back(absl::StrCat(IsoTime(NowUnixMs()), " ", text));
+  while (task.events.size() > 20) task.events.pop_front();
+  Log(absl::StrCat("task ", task.record.name, ": ", text));
+}
+
+void CoordinatorService::RetainLocked(TaskEntry& t) {
+  const std::string dir = absl::StrCat(o_.data_dir, "/bundles/", t.record.name);
+  // What failover needs stays: the newest (always), serving and pinned.
+  std::set<int64_t> retired;
+  for (const v1::VersionStatus& v : t.reported.versions()) {
+    if (v.state() == "retired") retired.insert(v.version());
+  }
+  const std::vector<int64_t> deleted = ApplyRetention(dir, RetentionPolicy{t.keep, t.keep_days},
+                                                      {t.record.version, t.record.pinned_version}, NowUnixMs(), retired);
+  if (!deleted.empty()) {
+    EventLocked(t, absl::StrCat("retention at the coordinator (keep ", t.keep, ") deleted stored version",
+                                deleted.size() > 1 ? "s " : " ", absl::StrJoin(deleted, ", ")));
+  }
+  t.stored_bytes = DirectoryBytes(dir);
+}
+
+void CoordinatorService::WakeNode(const std::string& node) {
+  std::optional<NodeEntry> entry = registry_.Get(node);
+  if (!entry || entry->info.address().empty()) return;
+  const std::string address = entry->info.address();
+  const TlsOptions tls = o_.tls;
+  std::thread([address, tls] {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address, tls);
+    if (!channel.ok()) return;
+    std::unique_ptr<v1::Node::Stub> stub = v1::Node::NewStub(*channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::WakeResponse response;
+    (void)stub->Wake(&ctx, v1::WakeRequest{}, &response);  // the next heartbeat carries the command anyway
+  }).detach();
+}
+
+std::vector<v1::VersionStatus> CoordinatorService::VersionsLocked(const TaskEntry& t) const {
+  const std::string dir = absl::StrCat(o_.data_dir, "/bundles/", t.record.name);
+  const std::vector<int64_t> stored = VersionNumbers(dir);
+  auto at_coordinator = [&](int64_t v) { return std::binary_search(stored.begin(), stored.end(), v); };
+  std::map<int64_t, v1::VersionStatus> out;
+  for (const v1::VersionStatus& v : t.reported.versions()) {
+    v1::VersionStatus r = v;
+    if (at_coordinator(v.version())) {
+      r.set_stored(r.stored().empty() ? "coordinator" : "node+coordinator");
+      if (r.state() == "deleted") {
+        r.set_state("retained");  // still at the coordinator: it can be served again
+        r.set_bytes(DirectoryBytes(absl::StrCat(dir, "/", v.version())));
+      }
+    }
+    out[v.version()] = std::move(r);
+  }
+  for (int64_t v : stored) {
+    if (out.count(v)) continue;
+    v1::BundleManifest m;
+    if (!ReadManifest(dir, v, &m).ok()) continue;
+    v1::VersionStatus r;
+    r.set_version(v);
+    r.set_state(v == t.record.pinned_version ? "pinned" : v == t.record.version ? "serving" : "retained");
+    r.set_origin(m.origin().empty() ? "training" : m.origin());
+    r.set_parent(m.parent());
+    r.set_created_unix_ms(m.created_unix_ms());
+    r.set_validation_accuracy(m.val_accuracy());
+    r.set_feedback_accuracy(-1);
+    r.set_bytes(DirectoryBytes(absl::StrCat(dir, "/", v)));
+    r.set_stored("coordinator");
+    out[v] = std::move(r);
+  }
+  std::vector<v1::VersionStatus> list;
+  for (auto& [v, r] : out) list.push_back(std::move(r));
+  return list;
+}
+
+grpc::Status CoordinatorService::ListVersions(grpc::ServerContext*, const v1::ListVersionsRequest* request,
+                                              v1::ListVersionsResponse* response) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(request->task());
+  if (it == tasks_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+  }
+  for (v1::VersionStatus& v : VersionsLocked(it->second)) *response->add_versions() = std::move(v);
+  response->set_serving_version(it->second.record.version);
+  response->set_pinned_version(it->second.record.pinned_version);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// A version a command may name: listed and not deleted everywhere.
+grpc::Status CheckServable(const std::vector<v1::VersionStatus>& versions, const std::string& task, int64_t v) {
+  for (const v1::VersionStatus& s : versions) {
+    if (s.version() != v) continue;
+    if (s.state() == "deleted") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("task '", task, "': version ", v, " was deleted (retention); `mliot versions` lists what is kept"));
+    }
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", task, "' has no version ", v));
+}
+
+}  // namespace
+
+grpc::Status CoordinatorService::Rollback(grpc::ServerContext*, const v1::RollbackRequest* request,
+                                          v1::RollbackResponse* response) {
+  const auto started = std::chrono::steady_clock::now();
+  int64_t seq = 0;
+  std::string node;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = tasks_.find(request->task());
+    if (it == tasks_.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+    }
+    TaskEntry& t = it->second;
+    if (request->to() <= 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "rollback: --to must be a version >= 1");
+    if (t.record.pinned_version > 0) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("task '", t.record.name, "' is pinned to version ", t.record.pinned_version,
+                                       "; `mliot pin --clear` first"));
+    }
+    if (grpc::Status s = CheckServable(VersionsLocked(t), t.record.name, request->to()); !s.ok()) return s;
+    if (t.record.node.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, absl::StrCat("task '", t.record.name, "' is not placed"));
+    }
+    TaskRecord updated = t.record;
+    updated.rollback_to = request->to();
+    updated.rollback_seq = t.record.rollback_seq + 1;
+    if (absl::Status s = store_->PutTask(updated); !s.ok()) return ToGrpc(s);
+    t.record = updated;
+    seq = updated.rollback_seq;
+    node = t.record.node;
+    EventLocked(t, absl::StrCat("rollback to version ", request->to(), " asked (command ", seq, ")"));
+  }
+  WakeNode(node);
+  // Wait until the node reports it serves the copy it published.
+  const auto wait = std::chrono::milliseconds(request->wait_ms() > 0 ? request->wait_ms() : 10000);
+  while (std::chrono::steady_clock::now() - started < wait) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = tasks_.find(request->task());
+      if (it == tasks_.end()) return grpc::Status(grpc::StatusCode::ABORTED, "the task was cancelled meanwhile");
+      const v1::TaskStatus& r = it->second.reported;
+      if (r.rollback_seq() >= seq) {
+        if (r.rollback_version() <= 0) {
+          std::string why = r.events_size() > 0 ? r.events(r.events_size() - 1) : "see the node's log";
+          return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, absl::StrCat("the node could not roll back: ", why));
+        }
+        if (r.version() == r.rollback_version()) {
+          response->set_to(request->to());
+          response->set_version(r.rollback_version());
+          response->set_serving_after_ms(
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+          return grpc::Status::OK;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                      absl::StrCat("rollback to version ", request->to(), " is recorded (command ", seq,
+                                   ") but node ", node, " has not reported serving it yet; it will when it heart-beats"));
+}
+
+grpc::Status CoordinatorService::Pin(grpc::ServerContext*, const v1::PinRequest* request, v1::PinResponse* response) {
+  std::string node;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = tasks_.find(request->task());
+    if (it == tasks_.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+    }
+    TaskEntry& t = it->second;
+    if (!request->clear()) {
+      if (request->version() <= 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "pin: --version must be >= 1 (or --clear)");
+      if (grpc::Status s = CheckServable(VersionsLocked(t), t.record.name, request->version()); !s.ok()) return s;
+    }
+    TaskRecord updated = t.record;
+    updated.pinned_version = request->clear() ? 0 : request->version();
+    if (absl::Status s = store_->PutTask(updated); !s.ok()) return ToGrpc(s);
+    t.record = updated;
+    node = t.record.node;
+    EventLocked(t, request->clear() ? "pin cleared" : absl::StrCat("pinned to version ", request->version()));
+    response->set_pinned_version(updated.pinned_version);
+  }
+  WakeNode(node);
   return grpc::Status::OK;
 }
 

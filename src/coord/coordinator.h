@@ -20,6 +20,7 @@
 #define MLIOT_COORD_COORDINATOR_H_
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -75,6 +76,10 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
   grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest*, v1::ListTasksResponse*) override;
   grpc::Status GetTask(grpc::ServerContext*, const v1::GetTaskRequest*, v1::TaskInfo*) override;
   grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest*, v1::CancelResponse*) override;
+  grpc::Status ListVersions(grpc::ServerContext*, const v1::ListVersionsRequest*,
+                            v1::ListVersionsResponse*) override;
+  grpc::Status Rollback(grpc::ServerContext*, const v1::RollbackRequest*, v1::RollbackResponse*) override;
+  grpc::Status Pin(grpc::ServerContext*, const v1::PinRequest*, v1::PinResponse*) override;
 
   // Answers heartbeats arriving on `cq` until the server and then `cq` are
   // shut down; returns once `cq` is drained. Run on one thread per queue.
@@ -93,7 +98,20 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
     double budget_s = 60;
     std::string serving_address;  // from the node's heartbeat
     int64_t stored_version = 0;   // newest complete bundle under bundles/<task>/
+    int64_t keep = 5;             // the spec's versions.keep / keep_days
+    double keep_days = 0;
+    // The node's last report: versions, events, disk use, rollbacks done.
+    v1::TaskStatus reported;
+    int64_t stored_bytes = 0;     // bundles/<task>/ here
+    std::deque<std::string> events;  // the coordinator's own (commands, retention)
   };
+  void EventLocked(TaskEntry& task, const std::string& text) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Retention over bundles/<task>/ (never the serving, pinned or newest version).
+  void RetainLocked(TaskEntry& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Asks the node running `task` to heartbeat now (best effort, in the background).
+  void WakeNode(const std::string& node);
+  // The versions of a task: the node's report merged with the stored copies.
+  std::vector<v1::VersionStatus> VersionsLocked(const TaskEntry& task) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the newest stored version from disk; TaskEntry::stored_version
   // caches it so heartbeats do no directory listing.
   int64_t StoredVersion(const std::string& task) const;

@@ -125,6 +125,13 @@ TEST_F(BundleDirTest, RetentionKeepsNewestProtectedAndLatest) {
   EXPECT_THAT(VersionNumbers(dir_), ElementsAre(8));
 }
 
+TEST_F(BundleDirTest, RetiredVersionsGiveUpTheirSlotsFirst) {
+  for (int i = 0; i < 5; ++i) AddVersion(absl::StrCat("adaptation: ", i));
+  // keep 3 with 4 and 2 retired: 5 (newest), 3, 1 keep their slots.
+  EXPECT_THAT(ApplyRetention(dir_, RetentionPolicy{3, 0}, {}, NowUnixMs(), {2, 4}), ElementsAre(2, 4));
+  EXPECT_THAT(VersionNumbers(dir_), ElementsAre(1, 3, 5));
+}
+
 TEST_F(BundleDirTest, RetentionByAgeAndUnreferencedBatches) {
   const int64_t day = 86400000;
   AddVersion("lazy 1", NowUnixMs() - 10 * day, {"fb-old"});

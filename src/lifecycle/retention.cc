@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,22 +18,41 @@ namespace mliot {
 namespace fs = std::filesystem;
 
 std::vector<int64_t> ApplyRetention(const std::string& dir, const RetentionPolicy& policy,
-                                    const std::set<int64_t>& protect, int64_t now_unix_ms) {
+                                    const std::set<int64_t>& protect, int64_t now_unix_ms,
+                                    const std::set<int64_t>& retired) {
   const std::vector<int64_t> versions = VersionNumbers(dir);
   std::vector<int64_t> deleted;
   if (versions.empty()) return deleted;
   const int64_t max_age_ms = policy.keep_days > 0 ? static_cast<int64_t>(policy.keep_days * 86400e3) : 0;
+  std::map<int64_t, v1::BundleManifest> manifests;
+  for (int64_t v : versions) (void)ReadManifest(dir, v, &manifests[v]);
+  // Who gets the `keep` slots: the newest, then the newest not retired, then retired.
+  std::vector<int64_t> order = {versions.back()};
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto it = versions.rbegin() + 1; it != versions.rend(); ++it) {
+      if ((retired.count(*it) > 0) == (pass == 1)) order.push_back(*it);
+    }
+  }
+  // Protected versions take a slot too when they come up, so a serving
+  // version that is also the newest counts as one of the `keep`.
+  std::set<int64_t> kept;
+  int64_t slots = std::max<int64_t>(1, policy.keep);
+  for (int64_t v : order) {
+    if (protect.count(v)) {
+      kept.insert(v);
+      --slots;
+      continue;
+    }
+    const bool too_old = max_age_ms > 0 && now_unix_ms - manifests[v].created_unix_ms() > max_age_ms;
+    if (slots > 0 && (v == versions.back() || !too_old)) {
+      kept.insert(v);
+      --slots;
+    }
+  }
   std::set<std::string> batches_kept;
-  const int64_t n = static_cast<int64_t>(versions.size());
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t v = versions[i];
-    const bool newest = i == n - 1;
-    const bool recent = n - i <= policy.keep;
-    v1::BundleManifest m;
-    const bool readable = ReadManifest(dir, v, &m).ok();
-    const bool too_old = max_age_ms > 0 && readable && now_unix_ms - m.created_unix_ms() > max_age_ms;
-    if (newest || protect.count(v) || (recent && !too_old)) {
-      for (const std::string& b : m.feedback_batches()) batches_kept.insert(b);
+  for (int64_t v : versions) {
+    if (kept.count(v)) {
+      for (const std::string& b : manifests[v].feedback_batches()) batches_kept.insert(b);
       continue;
     }
     const std::string from = absl::StrCat(dir, "/", v);

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
+#include <set>
 
 #include <algorithm>
 #include <chrono>
@@ -15,12 +17,18 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "common/file_transfer.h"
 #include "common/status_util.h"
 #include "mliot/v1/node.grpc.pb.h"
 #include "node/benchmark.h"
 #include "common/process.h"
+#include "lifecycle/lifecycle_state.h"
+#include "lifecycle/publish.h"
+#include "lifecycle/retention.h"
 #include "serve/bundle_reader.h"
 #include "train/task_spec.h"
 
@@ -36,15 +44,20 @@ void Log(const std::string& node, const std::string& line) {
 // The Node service: health and the tasks it runs.
 class NodeServiceImpl final : public v1::Node::Service {
  public:
-  explicit NodeServiceImpl(const v1::NodeInfo* info) : info_(info) {}
+  NodeServiceImpl(const v1::NodeInfo* info, std::function<void()> wake) : info_(info), wake_(std::move(wake)) {}
   grpc::Status Health(grpc::ServerContext*, const v1::NodeHealthRequest*,
                       v1::NodeHealthResponse* response) override {
     *response->mutable_info() = *info_;
     return grpc::Status::OK;
   }
+  grpc::Status Wake(grpc::ServerContext*, const v1::WakeRequest*, v1::WakeResponse*) override {
+    wake_();
+    return grpc::Status::OK;
+  }
 
  private:
   const v1::NodeInfo* info_;
+  std::function<void()> wake_;
 };
 
 int64_t LocalVersion(const std::string& bundle_dir) {
@@ -126,7 +139,7 @@ absl::Status NodeAgent::Start() {
                                    : ""));
   // The Node endpoint.
   MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
-  node_service_ = std::make_unique<NodeServiceImpl>(&info_);
+  node_service_ = std::make_unique<NodeServiceImpl>(&info_, [this] { WakeUp(); });
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o_.listen, creds, &port);
@@ -201,38 +214,140 @@ absl::Status NodeAgent::Prepare(TaskRun& run) {
       fs::rename(tmp, folder);
     }
   }
-  // A stored bundle newer than ours: this task ran elsewhere; serve it.
+  // A stored bundle newer than ours: this task ran elsewhere; serve it. The
+  // version that was serving there and a pinned one come too, and serving
+  // starts from the version that served (guarded promotion may have kept an
+  // older one than the newest).
   const std::string bundle_dir = run.dir + "/bundle";
   if (a.stored_version() > LocalVersion(bundle_dir)) {
-    const std::string tmp = absl::StrCat(run.dir, "/.tmp-download-", getpid());
-    fs::remove_all(tmp);
-    grpc::ClientContext ctx;
-    v1::DownloadRequest request;
-    request.set_task(a.task());
-    request.set_version(a.stored_version());
-    auto reader = coordinator_->DownloadBundle(&ctx, request);
-    FileReceiver receiver(tmp);
-    v1::FileChunk chunk;
-    while (reader->Read(&chunk)) MLIOT_RETURN_IF_ERROR(receiver.Add(chunk));
-    MLIOT_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
-    MLIOT_RETURN_IF_ERROR(receiver.Finish());
-    // Move data/ and then the version directory into place (atomic renames).
-    fs::create_directories(bundle_dir);
-    std::error_code ec;
-    if (fs::exists(tmp + "/data") && !fs::exists(bundle_dir + "/data")) fs::rename(tmp + "/data", bundle_dir + "/data", ec);
-    for (const fs::directory_entry& e : fs::directory_iterator(tmp)) {
-      const std::string name = e.path().filename().string();
-      int64_t v;
-      if (absl::SimpleAtoi(name, &v) && !fs::exists(bundle_dir + "/" + name)) {
-        fs::rename(e.path(), bundle_dir + "/" + name, ec);
+    const bool fresh = LocalVersion(bundle_dir) == 0;
+    MLIOT_RETURN_IF_ERROR(DownloadVersion(run, a.stored_version()));
+    for (int64_t v : {a.serving_version(), a.pinned_version()}) {
+      if (v > 0 && v != a.stored_version()) {
+        if (absl::Status s = DownloadVersion(run, v); !s.ok()) {
+          Event(run, absl::StrCat("could not fetch version ", v, ": ", s.message()));
+        }
       }
     }
-    fs::remove_all(tmp);
+    if (fresh && a.serving_version() > 0 && fs::exists(absl::StrCat(bundle_dir, "/", a.serving_version()))) {
+      LifecycleState state;
+      state.serving = a.serving_version();
+      state.promoted.insert(a.serving_version());
+      state.AddEvent(absl::StrCat("version ", a.serving_version(), " serving (it served before this task moved here)"));
+      MLIOT_RETURN_IF_ERROR(WriteLifecycleState(bundle_dir, state));
+    }
     run.uploaded_version = a.stored_version();
     Log(o_.name, absl::StrCat(a.task(), ": fetched stored bundle version ", a.stored_version()));
   }
+  absl::StatusOr<std::string> seq = ReadFile(run.dir + "/rollback.seq");
+  if (seq.ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*seq), &run.rollback_seq);
+  if (run.rollback_seq == 0 && !seq.ok()) {
+    // A node new to this task does not replay rollbacks done elsewhere.
+    run.rollback_seq = a.rollback_seq();
+    MLIOT_RETURN_IF_ERROR(WriteFileAtomically(run.dir + "/rollback.seq", absl::StrCat(run.rollback_seq, "\n")));
+  }
+  fs::create_directories(bundle_dir);
+  run.catalog = std::make_unique<VersionCatalog>(bundle_dir);
   run.prepared = true;
   return absl::OkStatus();
+}
+
+absl::Status NodeAgent::DownloadVersion(TaskRun& run, int64_t version) {
+  const v1::TaskAssignment& a = run.assignment;
+  const std::string bundle_dir = run.dir + "/bundle";
+  const std::string tmp = absl::StrCat(run.dir, "/.tmp-download-", getpid());
+  fs::remove_all(tmp);
+  grpc::ClientContext ctx;
+  v1::DownloadRequest request;
+  request.set_task(a.task());
+  request.set_version(version);
+  auto reader = coordinator_->DownloadBundle(&ctx, request);
+  FileReceiver receiver(tmp);
+  v1::FileChunk chunk;
+  absl::Status received;
+  while (reader->Read(&chunk)) {
+    if (received.ok()) received = receiver.Add(chunk);
+  }
+  absl::Status finished = FromGrpc(reader->Finish());
+  if (finished.ok() && received.ok()) received = receiver.Finish();
+  if (!finished.ok() || !received.ok()) {
+    fs::remove_all(tmp);
+    return finished.ok() ? received : finished;
+  }
+  // Move data/ and then the version directory into place (atomic renames).
+  fs::create_directories(bundle_dir);
+  std::error_code ec;
+  if (fs::exists(tmp + "/data") && !fs::exists(bundle_dir + "/data")) fs::rename(tmp + "/data", bundle_dir + "/data", ec);
+  if (fs::exists(bundle_dir + "/data")) {
+    // Feedback batches the version lists that this node lacks.
+    for (const fs::directory_entry& e : fs::directory_iterator(tmp + "/data", ec)) {
+      const fs::path target = fs::path(bundle_dir) / "data" / e.path().filename();
+      if (!fs::exists(target)) fs::rename(e.path(), target, ec);
+    }
+  }
+  for (const fs::directory_entry& e : fs::directory_iterator(tmp)) {
+    const std::string name = e.path().filename().string();
+    int64_t v;
+    if (absl::SimpleAtoi(name, &v) && !fs::exists(bundle_dir + "/" + name)) {
+      fs::rename(e.path(), bundle_dir + "/" + name, ec);
+    }
+  }
+  fs::remove_all(tmp);
+  return absl::OkStatus();
+}
+
+void NodeAgent::Event(TaskRun& run, const std::string& text) {
+  run.events.push_back(absl::StrCat(IsoTime(NowUnixMs()), " ", text));
+  while (run.events.size() > 20) run.events.pop_front();
+  Log(o_.name, absl::StrCat(run.assignment.task(), ": ", text));
+}
+
+void NodeAgent::ApplyLifecycle(TaskRun& run) {
+  const v1::TaskAssignment& a = run.assignment;
+  const std::string bundle_dir = run.dir + "/bundle";
+  const int64_t pin = ReadPin(bundle_dir);
+  if (a.pinned_version() != pin) {
+    const int64_t want = a.pinned_version();
+    if (want > 0 && !fs::exists(absl::StrCat(bundle_dir, "/", want, "/manifest.pb"))) {
+      if (absl::Status s = DownloadVersion(run, want); !s.ok()) {
+        Event(run, absl::StrCat("pinned version ", want, " is not on this node and could not be fetched: ", s.message()));
+      }
+    }
+    fast_heartbeats_ = 15;
+    if (absl::Status s = WritePin(bundle_dir, want); s.ok()) {
+      Event(run, want > 0 ? absl::StrCat("pinned to version ", want) : absl::StrCat("pin on version ", pin, " cleared"));
+    }
+  }
+  if (a.rollback_seq() > run.rollback_seq) {
+    fast_heartbeats_ = 15;
+    const int64_t to = a.rollback_to();
+    if (!fs::exists(absl::StrCat(bundle_dir, "/", to, "/manifest.pb"))) (void)DownloadVersion(run, to);
+    absl::StatusOr<int64_t> copy = PublishRollback(bundle_dir, to);
+    if (copy.ok()) {
+      run.rollback_version = *copy;
+      Event(run, absl::StrCat("rollback to version ", to, ": published its copy as version ", *copy));
+    } else {
+      run.rollback_version = 0;
+      Event(run, absl::StrCat("rollback to version ", to, " failed: ", copy.status().message()));
+    }
+    run.rollback_seq = a.rollback_seq();
+    (void)WriteFileAtomically(run.dir + "/rollback.seq", absl::StrCat(run.rollback_seq, "\n"));
+  }
+  // Retention, every few seconds: never the serving, pinned or shadow version.
+  const auto now = std::chrono::steady_clock::now();
+  if (now < run.retention_due) return;
+  run.retention_due = now + std::chrono::seconds(5);
+  const LifecycleState state = ReadLifecycleState(bundle_dir).value_or(LifecycleState{});
+  std::set<int64_t> protect = {state.serving, state.shadow, ReadPin(bundle_dir)};
+  std::set<int64_t> retired;
+  for (const auto& [v, why] : state.retired) retired.insert(v);
+  const std::vector<int64_t> deleted = ApplyRetention(
+      bundle_dir, RetentionPolicy{a.keep() > 0 ? a.keep() : 5, a.keep_days()}, protect, NowUnixMs(), retired);
+  if (!deleted.empty()) {
+    Event(run, absl::StrCat("retention (keep ", a.keep() > 0 ? a.keep() : 5,
+                            a.keep_days() > 0 ? absl::StrCat(", ", a.keep_days(), " days") : "", ") deleted version",
+                            deleted.size() > 1 ? "s " : " ", absl::StrJoin(deleted, ", ")));
+  }
 }
 
 void NodeAgent::Drive(TaskRun& run) {
@@ -245,6 +360,7 @@ void NodeAgent::Drive(TaskRun& run) {
     }
     run.error.clear();
   }
+  ApplyLifecycle(run);
   const std::string& task = run.assignment.task();
   // A worker's group sits inside the node's: under a node quota (a container,
   // a testbed device) it cannot be given more than that quota.
@@ -301,7 +417,21 @@ absl::Status NodeAgent::UploadBundle(TaskRun& run, int64_t version) {
 v1::TaskStatus NodeAgent::StatusOf(const TaskRun& run) const {
   v1::TaskStatus s;
   s.set_task(run.assignment.task());
-  s.set_version(LocalVersion(run.dir + "/bundle"));
+  const std::string bundle_dir = run.dir + "/bundle";
+  const LifecycleState state = ReadLifecycleState(bundle_dir).value_or(LifecycleState{});
+  s.set_version(state.serving > 0 ? state.serving : LocalVersion(bundle_dir));
+  if (run.catalog) {
+    for (v1::VersionStatus& v : run.catalog->Refresh(state, ReadPin(bundle_dir))) *s.add_versions() = std::move(v);
+  }
+  std::vector<std::string> events(state.events.begin(), state.events.end());
+  events.insert(events.end(), run.events.begin(), run.events.end());
+  std::stable_sort(events.begin(), events.end(), [](const std::string& x, const std::string& y) {
+    return x.substr(0, 20) < y.substr(0, 20);  // by the ISO time stamp
+  });
+  for (size_t i = events.size() > 20 ? events.size() - 20 : 0; i < events.size(); ++i) s.add_events(events[i]);
+  s.set_disk_bytes(DirectoryBytes(bundle_dir));
+  s.set_rollback_seq(run.rollback_seq);
+  s.set_rollback_version(run.rollback_version);
   absl::StatusOr<std::string> addr = ReadFile(run.dir + "/serve.addr");
   bool serving = false, train_failed = false;
   for (const WorkerState& w : supervisor_->States()) {
@@ -353,7 +483,14 @@ void NodeAgent::Reconcile(const v1::HeartbeatResponse& response) {
                                                         ? absl::StrCat(" (stored version ", a->stored_version(), ")")
                                                         : ""));
     }
-    it->second.assignment.set_stored_version(a->stored_version());
+    v1::TaskAssignment& mine = it->second.assignment;
+    mine.set_stored_version(a->stored_version());
+    mine.set_pinned_version(a->pinned_version());
+    mine.set_rollback_to(a->rollback_to());
+    mine.set_rollback_seq(a->rollback_seq());
+    mine.set_serving_version(a->serving_version());
+    mine.set_keep(a->keep());
+    mine.set_keep_days(a->keep_days());
   }
 }
 
@@ -409,16 +546,30 @@ void NodeAgent::Run(const std::atomic<bool>& stop) {
           registered_ = false;
         } else {
           Reconcile(response);
-          // New assignments start now rather than a heartbeat later.
+          // New assignments start now rather than a heartbeat later, and
+          // lifecycle commands (rollback, pin) are carried out at once.
           for (auto& [name, run] : tasks_) {
             if (!run.prepared) Drive(run);
+            else ApplyLifecycle(run);
           }
         }
       }
     }
-    std::this_thread::sleep_until(started + std::chrono::milliseconds(o_.heartbeat_ms));
+    absl::MutexLock lock(&wake_mu_);
+    const auto until = started + std::chrono::milliseconds(fast_heartbeats_ > 0 ? 100 : o_.heartbeat_ms);
+    if (fast_heartbeats_ > 0) --fast_heartbeats_;
+    const auto left = until - std::chrono::steady_clock::now();
+    if (left > std::chrono::steady_clock::duration::zero()) {
+      wake_mu_.AwaitWithTimeout(absl::Condition(&wake_), absl::FromChrono(left));
+    }
+    wake_ = false;
   }
   supervisor_->StopAll();
+}
+
+void NodeAgent::WakeUp() {
+  absl::MutexLock lock(&wake_mu_);
+  wake_ = true;
 }
 
 }  // namespace mliot

@@ -19,11 +19,15 @@
 #define MLIOT_NODE_AGENT_H_
 
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "lifecycle/version_catalog.h"
 #include "common/grpc_util.h"
 #include "mliot/v1/coordinator.grpc.pb.h"
 #include "node/metrics.h"
@@ -78,6 +82,13 @@ class NodeAgent {
     int64_t uploaded_version = 0;
     std::string error;
     bool image = false;  // image data: its requests cost the node's image figure
+    // Lifecycle (src/lifecycle/): the catalog of versions, the last rollback
+    // command carried out (persisted in rollback.seq), the agent's events.
+    std::unique_ptr<VersionCatalog> catalog;
+    int64_t rollback_seq = 0;
+    int64_t rollback_version = 0;
+    std::deque<std::string> events;
+    std::chrono::steady_clock::time_point retention_due{};
   };
   // The device benchmark, run in a child process when self_exe is set.
   absl::StatusOr<v1::NodeBenchmark> Benchmark();
@@ -89,6 +100,13 @@ class NodeAgent {
   // The heartbeat's metrics: the node's, each worker's, what a request costs.
   void FillMetrics(v1::NodeMetrics* m);
   absl::Status UploadBundle(TaskRun& run, int64_t version);
+  // Fetches a stored version from the coordinator into the bundle directory
+  // (and data/ when the node has none).
+  absl::Status DownloadVersion(TaskRun& run, int64_t version);
+  // Carries out the assignment's pin and rollback commands; retention.
+  void ApplyLifecycle(TaskRun& run);
+  void Event(TaskRun& run, const std::string& text);
+  void WakeUp();
 
   AgentOptions o_;
   std::string address_;
@@ -104,6 +122,12 @@ class NodeAgent {
   ServeCost serve_cost_;  // fed from each serving worker's serve.stats
   std::map<std::string, TaskRun> tasks_;
   bool registered_ = false;
+  // The Node service's Wake ends the heartbeat interval early.
+  // After a rollback or pin, heartbeats follow every 100 ms for a while, so
+  // the coordinator hears at once that the node serves the version.
+  int fast_heartbeats_ = 0;
+  absl::Mutex wake_mu_;
+  bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
 };
 
 }  // namespace mliot
