@@ -30,7 +30,11 @@ int RunDemo(const DemoOptions& o, const std::atomic<bool>& stop) {
   const std::string task = "fashion-mnist-demo";
   const std::string spec = absl::StrFormat(
       "name: %s\ndata: fashion-mnist:train:%d\nmodel:\n  budget_s: %g\n  time_bound_s: %g\n"
-      "device:\n  require: \"locality == 'local'\"\n",
+      "device:\n  require: \"locality == 'local'\"\n"
+      // Two versions besides the serving one on the node and at the
+      // coordinator: the data directory stays under 100 MB however long the
+      // demo runs (docs/LIFECYCLE.md).
+      "versions:\n  keep: 2\n",
       task, o.train_rows, o.budget_s, std::max(5.0, o.budget_s / 3));
   {
     // A demo task from an earlier run is replaced.
@@ -152,6 +156,11 @@ int RunDemo(const DemoOptions& o, const std::atomic<bool>& stop) {
                         Percentile(v.ms, 0.99), version == adapted_version ? "  (after feedback)" : ""));
   }
   Say(absl::StrFormat("  %d predictions end to end over gRPC, %d failed (hot swaps included)", total, failed));
+  if (absl::StatusOr<v1::TaskInfo> last = client->GetTask(task, false); last.ok()) {
+    Say(absl::StrFormat("  %.1f MB of bundles on the node and the coordinator (versions: keep 2); "
+                        "`mliot versions --coordinator %s --task %s` lists them",
+                        last->disk_bytes() / 1e6, o.coordinator, task));
+  }
   return failed == 0 ? 0 : 1;
 }
 

@@ -27,9 +27,10 @@ struct IdxArray {
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path, int64_t max_items = -1);
 
 // Writes `values` as an uncompressed f32 (type 0x0D) IDX file, or i32 labels.
+// With `gzip`, the file is gzip-compressed (level 1); ReadIdx reads both.
 absl::Status WriteIdxFloat(const std::string& path, const std::vector<int64_t>& dims,
-                           const float* values);
-absl::Status WriteIdxInt32(const std::string& path, const std::vector<int32_t>& values);
+                           const float* values, bool gzip = false);
+absl::Status WriteIdxInt32(const std::string& path, const std::vector<int32_t>& values, bool gzip = false);
 
 // Loads an images file and a labels file into a Dataset. Classes are named
 // by their numbers ("0".."9") unless `class_names` is given.

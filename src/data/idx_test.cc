@@ -70,6 +70,23 @@ TEST_F(IdxTest, FloatRoundTrip) {
   EXPECT_THAT(array->values, Pointwise(FloatEq(), kImages));
 }
 
+TEST_F(IdxTest, CompressedWritesRoundTripAndAreSmaller) {
+  std::vector<float> zeros(4096, 0.f);
+  std::copy(kImages.begin(), kImages.end(), zeros.begin());
+  const std::string plain = Path("plain.idx");
+  const std::string packed = Path("packed.idx");
+  ASSERT_TRUE(WriteIdxFloat(plain, {4096}, zeros.data()).ok());
+  ASSERT_TRUE(WriteIdxFloat(packed, {4096}, zeros.data(), /*gzip=*/true).ok());
+  EXPECT_LT(std::filesystem::file_size(packed) * 4, std::filesystem::file_size(plain));
+  auto array = ReadIdx(packed);
+  ASSERT_TRUE(array.ok()) << array.status();
+  EXPECT_THAT(array->values, Pointwise(FloatEq(), zeros));
+  ASSERT_TRUE(WriteIdxInt32(packed, {3, -7}, /*gzip=*/true).ok());
+  auto labels = ReadIdx(packed);
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  EXPECT_THAT(labels->values, ElementsAre(3.f, -7.f));
+}
+
 TEST_F(IdxTest, Int32RoundTripIncludingNegatives) {
   const std::string path = Path("labels.idx");
   ASSERT_TRUE(WriteIdxInt32(path, {3, 0, -7, 65536}).ok());

