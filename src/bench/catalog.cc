@@ -25,6 +25,11 @@ const std::vector<BenchmarkInfo>& Benchmarks() {
                     "up, serving and training workers), median of 5 starts",
        {"mliot --help and mliot nodes <= 30 ms", "mliot up idle <= 60 MiB",
         "serving worker of the digits task <= 40 MiB, of a cnn ensemble <= 80 MiB, start to ready <= 100 ms"}},
+      {"lifecycle", "model lifecycle on a real coordinator and node (Fashion-MNIST, guarded promotion): poisoned and "
+                    "correct feedback, rollback under predict load, retention after many adaptations",
+       {"poisoned feedback never promoted, served accuracy does not drop", "correct feedback promoted within 30 s",
+        "rollback: 0 failed requests, the old version serving within 1 s",
+        "keep K: at most K versions plus serving/pinned/shadow on node and coordinator"}},
       {"paper", "the MLIoT paper's evaluation (section 6) figure by figure: each experiment states the paper's claims "
                 "and whether they held here (so far: fig5, DR x HPO)",
        {"at least 80 % of the paper's comparative claims hold", "every claim that does not is explained"}},

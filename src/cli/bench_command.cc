@@ -8,6 +8,7 @@
 #include "bench/engine_bench.h"
 #include "bench/features_bench.h"
 #include "bench/footprint_bench.h"
+#include "bench/lifecycle_bench.h"
 #include "bench/iot_bench.h"
 #include "bench/kit.h"
 #include "bench/paper_bench.h"
@@ -211,6 +212,33 @@ Runner AddFootprint(CLI::App* bench) {
   };
 }
 
+struct LifecycleArgs {
+  bench::LifecycleBenchOptions options;
+  BenchFlags flags;
+};
+
+Runner AddLifecycle(CLI::App* bench) {
+  auto a = std::make_shared<LifecycleArgs>();
+  CLI::App* cmd = bench->add_subcommand(
+      "lifecycle", "guarded promotion, rollback under load and retention on a real coordinator and node");
+  a->flags.Add(
+      cmd, "1,000 rows, an 8 s budget, 300 feedback rows, 2 rollbacks, 4 adaptations, keep 2",
+      [a] { bench::MakeQuick(a->options); }, nullptr);
+  cmd->add_option("--train-rows", a->options.train_rows, "Fashion-MNIST training rows")->capture_default_str();
+  cmd->add_option("--budget-s", a->options.budget_s, "training budget")->capture_default_str();
+  cmd->add_option("--feedback-rows", a->options.feedback_rows, "rows of poisoned, then of correct feedback")
+      ->capture_default_str();
+  cmd->add_option("--rollbacks", a->options.rollbacks, "rollbacks under predict load")->capture_default_str();
+  cmd->add_option("--adaptations", a->options.adaptations, "adaptations before retention is checked")
+      ->capture_default_str();
+  cmd->add_option("--keep", a->options.keep, "the task's versions.keep")->capture_default_str();
+  cmd->add_option("--work-dir", a->options.work_dir, "data directories and logs (default: temporary)");
+  return [a, cmd]() -> int {
+    if (!cmd->parsed()) return -1;
+    return PrintBenchReport(bench::RunLifecycleBench(a->options), a->flags);
+  };
+}
+
 Runner AddList(CLI::App* bench) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = bench->add_subcommand("list", "every benchmark: what it measures, its targets");
@@ -234,7 +262,8 @@ Runner AddBenchCommand(CLI::App& app) {
       "bench", "benchmarks (bench list: every one, what it measures, its targets)");
   bench->require_subcommand(1);
   std::vector<Runner> runners = {AddEngine(bench), AddFeatures(bench), AddIot(bench),
-                                 AddPaper(bench), AddScheduler(bench), AddFootprint(bench)};
+                                 AddPaper(bench), AddScheduler(bench), AddFootprint(bench),
+                                 AddLifecycle(bench)};
   for (Runner& r : AddDataPathBenchCommands(bench)) runners.push_back(std::move(r));
   runners.push_back(AddList(bench));
   return [runners]() -> int {

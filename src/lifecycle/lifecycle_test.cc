@@ -35,36 +35,43 @@ PairedCounts Counts(int64_t rows, int64_t both, int64_t only_serving, int64_t on
 }
 
 TEST(PromotionTest, EqualVersionsArePromotedOnValidationRowsAlone) {
-  const Decision d = DecidePromotion(Counts(400, 350, 5, 6), PairedCounts{}, 0.1);
+  const Decision d = DecidePromotion(Counts(400, 350, 5, 6), PairedCounts{}, 0.1, 0.1);
   EXPECT_EQ(d.verdict, Verdict::kPromote) << d.why;
   EXPECT_THAT(d.why, HasSubstr("400 rows"));
 }
 
 TEST(PromotionTest, AMuchWorseShadowIsRetired) {
   // Poisoned: the shadow loses 120 rows the serving version got right.
-  const Decision d = DecidePromotion(Counts(400, 230, 120, 5), PairedCounts{}, 0.1);
+  const Decision d = DecidePromotion(Counts(400, 230, 120, 5), PairedCounts{}, 0.1, 0.1);
   EXPECT_EQ(d.verdict, Verdict::kRetire);
   EXPECT_THAT(d.why, HasSubstr("validation rows"));
 }
 
 TEST(PromotionTest, WorseOnLaterFeedbackRetiresEvenIfValidationIsFine) {
-  const Decision d = DecidePromotion(Counts(400, 350, 5, 5), Counts(200, 100, 60, 2), 1);
+  const Decision d = DecidePromotion(Counts(400, 350, 5, 5), Counts(200, 100, 60, 2), 1, 1);
   EXPECT_EQ(d.verdict, Verdict::kRetire);
   EXPECT_THAT(d.why, HasSubstr("later feedback"));
 }
 
-TEST(PromotionTest, TooLittleEvidenceWaitsThenRetires) {
+TEST(PromotionTest, InconclusiveWaitsThenThePointEstimateDecides) {
   // A 3-point loss on 100 rows: neither clearly worse nor shown not worse.
-  const PairedCounts val = Counts(100, 80, 8, 5);
-  EXPECT_EQ(DecidePromotion(val, PairedCounts{}, 1).verdict, Verdict::kWait);
-  const Decision late = DecidePromotion(val, PairedCounts{}, 601);
+  const PairedCounts worse = Counts(100, 80, 8, 5);
+  EXPECT_EQ(DecidePromotion(worse, PairedCounts{}, 1, 1).verdict, Verdict::kWait);
+  const Decision late = DecidePromotion(worse, PairedCounts{}, 11, 11);
   EXPECT_EQ(late.verdict, Verdict::kRetire);
-  EXPECT_THAT(late.why, HasSubstr("no evidence"));
+  EXPECT_THAT(late.why, HasSubstr("inconclusive"));
+  // New feedback keeps it waiting (idle 2 s) until max_wait_s.
+  EXPECT_EQ(DecidePromotion(worse, PairedCounts{}, 100, 2).verdict, Verdict::kWait);
+  EXPECT_EQ(DecidePromotion(worse, PairedCounts{}, 601, 2).verdict, Verdict::kRetire);
+  // A 1-point loss: promoted once the evidence settles.
+  const PairedCounts close = Counts(100, 80, 6, 5);
+  EXPECT_EQ(DecidePromotion(close, PairedCounts{}, 1, 1).verdict, Verdict::kWait);
+  EXPECT_EQ(DecidePromotion(close, PairedCounts{}, 11, 11).verdict, Verdict::kPromote);
 }
 
 TEST(PromotionTest, WithoutValidationRowsFeedbackDecides) {
-  EXPECT_EQ(DecidePromotion(PairedCounts{}, Counts(10, 10, 0, 0), 1).verdict, Verdict::kWait);  // < min_rows
-  EXPECT_EQ(DecidePromotion(PairedCounts{}, Counts(100, 90, 0, 3), 1).verdict, Verdict::kPromote);
+  EXPECT_EQ(DecidePromotion(PairedCounts{}, Counts(10, 10, 0, 0), 1, 1).verdict, Verdict::kWait);  // < min_rows
+  EXPECT_EQ(DecidePromotion(PairedCounts{}, Counts(100, 90, 0, 3), 1, 1).verdict, Verdict::kPromote);
 }
 
 class BundleDirTest : public ::testing::Test {

@@ -40,7 +40,7 @@ std::string Describe(const char* what, const PairedCounts& c, const Bounds& b) {
 }  // namespace
 
 Decision DecidePromotion(const PairedCounts& validation, const PairedCounts& feedback, double waited_s,
-                         const PromotionRule& rule) {
+                         double idle_s, const PromotionRule& rule) {
   const bool have_val = validation.rows >= rule.min_rows;
   const bool have_fb = feedback.rows >= rule.min_rows;
   const Bounds v = have_val ? Interval(validation, rule.z) : Bounds{};
@@ -61,9 +61,17 @@ Decision DecidePromotion(const PairedCounts& validation, const PairedCounts& fee
     if (have_fb) why += (why.empty() ? "" : "; ") + Describe("later feedback", feedback, f);
     return {Verdict::kPromote, absl::StrFormat("not worse by more than %.2f: %s", rule.margin, why)};
   }
+  if ((have_val || have_fb) && (idle_s >= rule.settle_s || waited_s >= rule.max_wait_s)) {
+    // Inconclusive at 95 %, and no more evidence is coming: the point estimates decide.
+    std::string why = have_val ? Describe("validation rows", validation, v) : "";
+    if (have_fb) why += (why.empty() ? "" : "; ") + Describe("later feedback", feedback, f);
+    const bool not_worse = (!have_val || v.d > -rule.margin) && (!have_fb || f.d > -rule.margin);
+    return {not_worse ? Verdict::kPromote : Verdict::kRetire,
+            absl::StrFormat("inconclusive at 95%% after %.0fs; point estimate %s than -%.2f: %s", waited_s,
+                            not_worse ? "no worse" : "worse", rule.margin, why)};
+  }
   if (waited_s >= rule.max_wait_s) {
-    return {Verdict::kRetire, absl::StrFormat("no evidence within %.0fs that it is not worse (%d validation rows, "
-                                              "%d feedback rows)",
+    return {Verdict::kRetire, absl::StrFormat("no evidence within %.0fs (%d validation rows, %d feedback rows)",
                                               rule.max_wait_s, validation.rows, feedback.rows)};
   }
   return {Verdict::kWait, ""};

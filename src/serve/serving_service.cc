@@ -252,7 +252,7 @@ void ServingService::StartShadow(int64_t version) {
   validation_evidence_ = PairedCounts{};
   feedback_evidence_ = PairedCounts{};
   live_shadowed_ = live_agreed_ = 0;
-  shadow_started_s_ = RealClock()->NowSeconds();
+  shadow_started_s_ = last_evidence_s_ = RealClock()->NowSeconds();
   // Both versions answer the held-back validation rows (at most 5,000).
   std::shared_ptr<const Servable> serving = Current();
   absl::StatusOr<IdxArray> x = ReadIdx(bundle_dir_ + "/data/validation.x.idx", 5000);
@@ -302,8 +302,9 @@ void ServingService::StepShadow() {
     ++live_shadowed_;
     live_agreed_ += a.label == r.serving_label;
   }
+  const double now = RealClock()->NowSeconds();
   const Decision d =
-      DecidePromotion(validation_evidence_, feedback_evidence_, RealClock()->NowSeconds() - shadow_started_s_);
+      DecidePromotion(validation_evidence_, feedback_evidence_, now - shadow_started_s_, now - last_evidence_s_);
   if (d.verdict == Verdict::kWait) return;
   const int64_t v = shadow_->version();
   const std::string live = live_shadowed_ > 0
@@ -495,6 +496,7 @@ void ServingService::ScoreFeedback(const Servable& serving, const v1::FeedbackRe
     ++score.rows;
     if (!b.empty()) feedback_evidence_.Add(right, b[i].label == index_of(*shadow_, request.labels(i)));
   }
+  if (!b.empty()) last_evidence_s_ = RealClock()->NowSeconds();
   state_dirty_ = true;
 }
 

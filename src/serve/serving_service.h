@@ -120,6 +120,7 @@ class ServingService final : public v1::Serving::Service {
   PairedCounts validation_evidence_ ABSL_GUARDED_BY(state_mu_);
   PairedCounts feedback_evidence_ ABSL_GUARDED_BY(state_mu_);
   double shadow_started_s_ ABSL_GUARDED_BY(state_mu_) = 0;
+  double last_evidence_s_ ABSL_GUARDED_BY(state_mu_) = 0;  // shadow start or the last feedback call
   int64_t live_shadowed_ ABSL_GUARDED_BY(state_mu_) = 0;
   int64_t live_agreed_ ABSL_GUARDED_BY(state_mu_) = 0;
   int64_t warned_pin_ = 0;  // watcher only: a pinned version without files, said once

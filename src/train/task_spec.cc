@@ -310,6 +310,7 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(const std::string& yaml_text) {
 
 TrainOptions ToTrainOptions(const TaskSpec& spec) {
   TrainOptions o;
+  o.hold_out_validation = spec.versions.guarded;
   o.budget_s = spec.budget_s;
   o.time_bound_s = spec.time_bound_s;
   o.models = spec.models;

@@ -141,11 +141,15 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
                                            prep.global_scale, prep.reducer, pre_control));
   folds.Reduce(*pre);
   const int64_t r = pre->out_dim();
-  // Every row reduced, for re-fitting on all rows.
-  std::vector<float> all_red(static_cast<size_t>(data.rows * r));
-  pre->TransformBatch(data.features.data(), data.rows, all_red.data());
-  const FitInput all_reduced{all_red.data(), data.rows, r, data.labels.data(), k, std::nullopt};
-  const FitInput all_raw{data.features.data(), data.rows, data.cols, data.labels.data(), k, data.shape};
+  // Every row reduced, for re-fitting on all rows; with hold_out_validation
+  // every row but fold 0's validation rows, which no version then has seen
+  // (guarded promotion compares versions on them, src/lifecycle/).
+  const Dataset held_out = o.hold_out_validation && folds.cross_validated() ? data.Subset(first.train_rows) : Dataset{};
+  const Dataset& refit = o.hold_out_validation && folds.cross_validated() ? held_out : data;
+  std::vector<float> all_red(static_cast<size_t>(refit.rows * r));
+  pre->TransformBatch(refit.features.data(), refit.rows, all_red.data());
+  const FitInput all_reduced{all_red.data(), refit.rows, r, refit.labels.data(), k, std::nullopt};
+  const FitInput all_raw{refit.features.data(), refit.rows, refit.cols, refit.labels.data(), k, refit.shape};
   say(absl::StrCat("preprocessing: ", prep.global_scale ? "global" : "per-feature",
                    " standardisation + ", pre->reducer_spec(), " -> ", r, " features"));
 
@@ -315,7 +319,7 @@ absl::StatusOr<TrainReport> Trainer::Train(const Dataset& data, const TrainOptio
       MLIOT_RETURN_IF_ERROR(Annotate(m->Fit(c.kind->needs_image ? all_raw : all_reduced, c.trial.params, control),
                                      absl::StrCat("re-fitting ", c.kind->name, " on all rows")));
       c.refit = std::move(m);
-      say(absl::StrFormat("re-fitted %s on all %d rows in %.1fs", c.kind->name, data.rows,
+      say(absl::StrFormat("re-fitted %s on all %d rows in %.1fs", c.kind->name, refit.rows,
                           clock_->NowSeconds() - start));
     }
     BundleContents contents;

@@ -49,6 +49,9 @@ struct TrainOptions {
   int max_trials = 10;                 // per kind
   double trial_limit_s = 0;            // 0: 75 % of the budget
   double val_fraction = 0.2;           // hold-out validation share
+  // Cross-validated members are re-fitted on every row but fold 0's
+  // validation rows (stored as DIR/data/validation): guarded promotion.
+  bool hold_out_validation = false;
   int cv_folds = 0;                    // 0: 5-fold below 3000 rows, else hold-out; >= 2: k-fold
   uint64_t seed = 42;
   std::string out_dir;                 // bundle directory

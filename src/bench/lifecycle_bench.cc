@@ -1,0 +1,400 @@
+#include "bench/lifecycle_bench.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/kit.h"
+#include "common/grpc_util.h"
+#include "common/process.h"
+#include "common/stats.h"
+#include "common/status_util.h"
+#include "data/source.h"
+#include "lifecycle/version_catalog.h"
+#include "mliot/v1/coordinator.grpc.pb.h"
+#include "mliot/v1/serving.grpc.pb.h"
+
+namespace mliot::bench {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr char kTask[] = "lifecycle";
+
+double SecondsSince(SteadyClock::time_point t) {
+  return std::chrono::duration<double>(SteadyClock::now() - t).count();
+}
+
+absl::Status WaitUntil(const std::function<bool()>& done, double timeout_s, const std::string& what) {
+  const auto start = SteadyClock::now();
+  while (SecondsSince(start) < timeout_s) {
+    if (done()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("bench lifecycle: ", what, " not within ", timeout_s, " s"));
+}
+
+// A coordinator and one node, child processes of this binary.
+class Cluster {
+ public:
+  ~Cluster() {
+    if (node_ > 0) StopProcess(node_, SIGTERM, std::chrono::seconds(10));
+    if (coordinator_ > 0) StopProcess(coordinator_, SIGTERM, std::chrono::seconds(5));
+  }
+
+  absl::Status Start(const std::string& dir) {
+    const std::string exe = SelfExe();
+    const int port = FreeLoopbackPort();
+    address_ = absl::StrCat("127.0.0.1:", port);
+    MLIOT_ASSIGN_OR_RETURN(coordinator_, Spawn({.args = {exe, "coordinator", "--listen", address_, "--data-dir",
+                                                         dir + "/coord"},
+                                                .stdin_path = "/dev/null",
+                                                .stdout_path = dir + "/coordinator.log",
+                                                .stderr_path = dir + "/coordinator.log"}));
+    MLIOT_RETURN_IF_ERROR(WaitUntil([&] { return LoopbackAccepts(port); }, 20, "the coordinator listening"));
+    MLIOT_ASSIGN_OR_RETURN(node_, Spawn({.args = {exe, "node", "--coordinator", address_, "--listen", "127.0.0.1:0",
+                                                  "--data-dir", dir + "/node", "--name", "edge", "--benchmark", "quick"},
+                                         .stdin_path = "/dev/null",
+                                         .stdout_path = dir + "/node.log",
+                                         .stderr_path = dir + "/node.log"}));
+    MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, MakeChannel(address_, TlsOptions{}));
+    stub_ = v1::Coordinator::NewStub(channel);
+    return WaitUntil(
+        [&] {
+          grpc::ClientContext ctx;
+          v1::ListNodesResponse nodes;
+          if (!stub_->ListNodes(&ctx, v1::ListNodesRequest{}, &nodes).ok()) return false;
+          return nodes.nodes_size() > 0 && nodes.nodes(0).alive();
+        },
+        90, "the node registered");
+  }
+
+  v1::Coordinator::Stub& coordinator() { return *stub_; }
+
+  absl::StatusOr<v1::TaskInfo> Task() {
+    grpc::ClientContext ctx;
+    v1::GetTaskRequest request;
+    request.set_task(kTask);
+    v1::TaskInfo info;
+    MLIOT_RETURN_IF_ERROR(FromGrpc(stub_->GetTask(&ctx, request, &info)));
+    return info;
+  }
+
+  std::vector<v1::VersionStatus> Versions() {
+    grpc::ClientContext ctx;
+    v1::ListVersionsRequest request;
+    request.set_task(kTask);
+    v1::ListVersionsResponse response;
+    if (!stub_->ListVersions(&ctx, request, &response).ok()) return {};
+    return {response.versions().begin(), response.versions().end()};
+  }
+
+  int64_t Serving() {
+    for (const v1::VersionStatus& v : Versions()) {
+      if (v.state() == "serving" || v.state() == "pinned") return v.version();
+    }
+    return 0;
+  }
+
+ private:
+  std::string address_;
+  pid_t coordinator_ = 0;
+  pid_t node_ = 0;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+// The task's serving worker, with its token.
+class Server {
+ public:
+  absl::Status Connect(const v1::TaskInfo& info) {
+    MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, MakeChannel(info.serving_address(), TlsOptions{}));
+    stub_ = v1::Serving::NewStub(channel);
+    token_ = info.token();
+    return absl::OkStatus();
+  }
+
+  // Accuracy and the version that answered, on rows [begin, end) of `data`.
+  absl::StatusOr<std::pair<double, int64_t>> Accuracy(const Dataset& data, int64_t begin, int64_t end) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata(kAuthorization, BearerValue(token_));
+    v1::PredictRequest request;
+    request.set_task(kTask);
+    request.set_rows(static_cast<int32_t>(end - begin));
+    request.mutable_features()->Add(data.features.begin() + begin * data.cols, data.features.begin() + end * data.cols);
+    v1::PredictResponse response;
+    MLIOT_RETURN_IF_ERROR(FromGrpc(stub_->Predict(&ctx, request, &response)));
+    int64_t correct = 0;
+    for (int i = 0; i < response.predictions_size(); ++i) {
+      correct += response.predictions(i).label() == data.class_names[data.labels[begin + i]];
+    }
+    return std::make_pair(static_cast<double>(correct) / static_cast<double>(end - begin), response.version());
+  }
+
+  // Rows [begin, end) as feedback, each label moved by `shift` classes.
+  absl::Status Feedback(const Dataset& data, int64_t begin, int64_t end, int shift) {
+    const int k = static_cast<int>(data.class_names.size());
+    for (int64_t at = begin; at < end; at += 250) {
+      const int64_t stop = std::min(end, at + 250);
+      grpc::ClientContext ctx;
+      ctx.AddMetadata(kAuthorization, BearerValue(token_));
+      v1::FeedbackRequest request;
+      request.set_task(kTask);
+      request.set_rows(static_cast<int32_t>(stop - at));
+      request.mutable_features()->Add(data.features.begin() + at * data.cols, data.features.begin() + stop * data.cols);
+      for (int64_t i = at; i < stop; ++i) request.add_labels(data.class_names[(data.labels[i] + shift) % k]);
+      v1::FeedbackResponse response;
+      MLIOT_RETURN_IF_ERROR(FromGrpc(stub_->Feedback(&ctx, request, &response)));
+    }
+    return absl::OkStatus();
+  }
+
+  v1::Serving::Stub& stub() { return *stub_; }
+  const std::string& token() const { return token_; }
+
+ private:
+  std::unique_ptr<v1::Serving::Stub> stub_;
+  std::string token_;
+};
+
+// A closed-loop single-row predict load; every answer's time and version.
+class Load {
+ public:
+  Load(Server* server, const Dataset* data) : server_(server), data_(data) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Load() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  // Seconds from `since` to the first answer by `version` after it (-1: none yet).
+  double FirstAnswerBy(int64_t version, SteadyClock::time_point since) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [t, v] : answers_) {
+      if (t >= since && v == version) return std::chrono::duration<double>(t - since).count();
+    }
+    return -1;
+  }
+  int64_t failed() const { return failed_.load(); }
+  int64_t answered() const { return answered_.load(); }
+
+ private:
+  void Run() {
+    for (int64_t i = 0; !stop_.load(); ++i) {
+      const int64_t row = i % data_->rows;
+      grpc::ClientContext ctx;
+      ctx.AddMetadata(kAuthorization, BearerValue(server_->token()));
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::PredictRequest request;
+      request.set_task(kTask);
+      request.set_rows(1);
+      request.mutable_features()->Add(data_->features.begin() + row * data_->cols,
+                                      data_->features.begin() + (row + 1) * data_->cols);
+      v1::PredictResponse response;
+      if (!server_->stub().Predict(&ctx, request, &response).ok()) {
+        failed_.fetch_add(1);
+        continue;
+      }
+      answered_.fetch_add(1);
+      std::lock_guard<std::mutex> lock(mu_);
+      answers_.emplace_back(SteadyClock::now(), response.version());
+    }
+  }
+
+  Server* server_;
+  const Dataset* data_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> failed_{0}, answered_{0};
+  std::mutex mu_;
+  std::vector<std::pair<SteadyClock::time_point, int64_t>> answers_;
+  std::thread thread_;
+};
+
+size_t VersionDirs(const std::string& dir) { return VersionNumbers(dir).size(); }
+
+}  // namespace
+
+void MakeQuick(LifecycleBenchOptions& o) {
+  o.train_rows = 1000;
+  o.budget_s = 8;
+  o.feedback_rows = 300;
+  o.rollbacks = 2;
+  o.adaptations = 4;
+  o.keep = 2;
+}
+
+absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
+  const bool temporary = o.work_dir.empty();
+  const std::string dir =
+      temporary ? (fs::temp_directory_path() / absl::StrCat("mliot-bench-lifecycle-", getpid())).string() : o.work_dir;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const int64_t test_rows = 2 * o.feedback_rows + 1000 + 100;
+  MLIOT_ASSIGN_OR_RETURN(Dataset test, LoadDataset(absl::StrCat("fashion-mnist:test:", test_rows)));
+  json report;
+  {
+    Cluster cluster;
+    MLIOT_RETURN_IF_ERROR(cluster.Start(dir));
+    const std::string spec = absl::StrFormat(
+        "name: %s\ndata: fashion-mnist:train:%d\nmodel:\n  budget_s: %g\n  models: [logreg, knn, xgboost]\n"
+        "versions:\n  keep: %d\n  promote: guarded\n",
+        kTask, o.train_rows, o.budget_s, o.keep);
+    {
+      grpc::ClientContext ctx;
+      v1::SubmitRequest request;
+      request.set_spec_yaml(spec);
+      v1::SubmitResponse response;
+      MLIOT_RETURN_IF_ERROR(FromGrpc(cluster.coordinator().Submit(&ctx, request, &response)));
+      if (!response.accepted()) return absl::FailedPreconditionError("bench lifecycle: the task was refused");
+    }
+    Progress("lifecycle", absl::StrFormat("training on %d Fashion-MNIST rows (budget %gs)", o.train_rows, o.budget_s));
+    v1::TaskInfo info;
+    MLIOT_RETURN_IF_ERROR(WaitUntil(
+        [&] {
+          absl::StatusOr<v1::TaskInfo> t = cluster.Task();
+          if (!t.ok() || t->serving_address().empty() || !absl::StartsWith(t->message(), "trained")) return false;
+          info = *t;
+          return true;
+        },
+        o.budget_s * 3 + 120, "the task trained and serving"));
+    Server server;
+    MLIOT_RETURN_IF_ERROR(server.Connect(info));
+    const int64_t eval_begin = 2 * o.feedback_rows, eval_end = eval_begin + 1000;
+
+    // Guarded: poisoned, then correct feedback.
+    MLIOT_ASSIGN_OR_RETURN(auto before, server.Accuracy(test, eval_begin, eval_end));
+    auto started = SteadyClock::now();
+    MLIOT_RETURN_IF_ERROR(server.Feedback(test, 0, o.feedback_rows, /*shift=*/1));
+    int64_t retired = 0;
+    std::string reason;
+    MLIOT_RETURN_IF_ERROR(WaitUntil(
+        [&] {
+          for (const v1::VersionStatus& v : cluster.Versions()) {
+            if (v.state() == "retired") {
+              retired = v.version();
+              reason = v.reason();
+            }
+          }
+          return retired > 0;
+        },
+        180, "the poisoned version retired"));
+    const double retired_s = SecondsSince(started);
+    MLIOT_ASSIGN_OR_RETURN(auto after_poison, server.Accuracy(test, eval_begin, eval_end));
+    Progress("lifecycle", absl::StrFormat("poisoned feedback: version %d retired after %.1fs; served accuracy %.4f -> %.4f",
+                                          retired, retired_s, before.first, after_poison.first));
+    started = SteadyClock::now();
+    MLIOT_RETURN_IF_ERROR(server.Feedback(test, o.feedback_rows, 2 * o.feedback_rows, 0));
+    int64_t promoted = 0;
+    MLIOT_RETURN_IF_ERROR(WaitUntil(
+        [&] {
+          const int64_t s = cluster.Serving();
+          if (s > retired) promoted = s;
+          return promoted > 0;
+        },
+        180, "the version adapted on correct feedback promoted"));
+    const double promoted_s = SecondsSince(started);
+    MLIOT_ASSIGN_OR_RETURN(auto after_correct, server.Accuracy(test, eval_begin, eval_end));
+    Progress("lifecycle", absl::StrFormat("correct feedback: version %d promoted after %.1fs; accuracy %.4f",
+                                          promoted, promoted_s, after_correct.first));
+    report["guarded"] = {{"feedback_rows", o.feedback_rows},
+                         {"poisoned", {{"retired_version", retired},
+                                       {"retired_after_s", retired_s},
+                                       {"reason", reason},
+                                       {"served_version_before", before.second},
+                                       {"served_version_after", after_poison.second},
+                                       {"accuracy_before", before.first},
+                                       {"accuracy_after", after_poison.first},
+                                       {"promoted", after_poison.second != before.second}}},
+                         {"correct", {{"promoted_version", promoted},
+                                      {"promoted_after_s", promoted_s},
+                                      {"accuracy_after", after_correct.first}}}};
+
+    // Rollback under a predict load, alternating between the promoted
+    // version and the one it was built from.
+    const int64_t parent = before.second;
+    Load load(&server, &test);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::vector<double> client_ms, coordinator_ms;
+    for (int r = 0; r < o.rollbacks; ++r) {
+      const int64_t to = r % 2 == 0 ? parent : promoted;
+      const auto t0 = SteadyClock::now();
+      grpc::ClientContext ctx;
+      v1::RollbackRequest request;
+      request.set_task(kTask);
+      request.set_to(to);
+      v1::RollbackResponse response;
+      MLIOT_RETURN_IF_ERROR(FromGrpc(cluster.coordinator().Rollback(&ctx, request, &response)));
+      double seen = -1;
+      MLIOT_RETURN_IF_ERROR(WaitUntil(
+          [&] {
+            seen = load.FirstAnswerBy(response.version(), t0);
+            return seen >= 0;
+          },
+          10, "an answer by the rolled-back copy"));
+      client_ms.push_back(seen * 1000);
+      coordinator_ms.push_back(response.serving_after_ms());
+      Progress("lifecycle", absl::StrFormat("rollback %d to version %d: copy %d answered after %.0f ms (coordinator: %.0f ms)",
+                                            r + 1, to, response.version(), seen * 1000, response.serving_after_ms()));
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    load.Stop();
+    auto stats = [](std::vector<double> v) {
+      return json{{"median", Percentile(v, 0.5)},
+                  {"min", *std::min_element(v.begin(), v.end())},
+                  {"max", *std::max_element(v.begin(), v.end())}};
+    };
+    report["rollback"] = {{"rollbacks", o.rollbacks},
+                          {"failed_requests", load.failed()},
+                          {"answered_requests", load.answered()},
+                          {"serving_within_ms", stats(client_ms)},
+                          {"coordinator_reported_ms", stats(coordinator_ms)}};
+
+    // Retention: adaptations on small batches of correct feedback.
+    for (int i = 0; i < o.adaptations; ++i) {
+      const int64_t serving = cluster.Serving();
+      const int64_t at = (i * 100) % (2 * o.feedback_rows);
+      MLIOT_RETURN_IF_ERROR(server.Feedback(test, at, at + 100, 0));
+      MLIOT_RETURN_IF_ERROR(WaitUntil([&] { return cluster.Serving() > serving; }, 120,
+                                      absl::StrCat("adaptation ", i + 1, " promoted")));
+      if ((i + 1) % 5 == 0 || i + 1 == o.adaptations) {
+        Progress("lifecycle", absl::StrFormat("%d adaptations: %d MB in the data directory", i + 1,
+                                              DirectoryBytes(dir) / 1000000));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(7));  // one retention pass on the node
+    const std::string node_bundle = absl::StrCat(dir, "/node/tasks/", kTask, "/bundle");
+    const std::string coord_bundle = absl::StrCat(dir, "/coord/bundles/", kTask);
+    const std::vector<v1::VersionStatus> versions = cluster.Versions();
+    int64_t deleted = 0;
+    for (const v1::VersionStatus& v : versions) deleted += v.state() == "deleted";
+    absl::StatusOr<v1::TaskInfo> last = cluster.Task();
+    report["retention"] = {{"keep", o.keep},
+                           {"adaptations", o.adaptations},
+                           {"versions_listed", versions.size()},
+                           {"versions_deleted", deleted},
+                           {"versions_on_node", VersionDirs(node_bundle)},
+                           {"versions_at_coordinator", VersionDirs(coord_bundle)},
+                           {"node_bundle_bytes", DirectoryBytes(node_bundle)},
+                           {"coordinator_bundle_bytes", DirectoryBytes(coord_bundle)},
+                           {"data_dir_bytes", DirectoryBytes(dir)},
+                           {"task_disk_bytes", last.ok() ? last->disk_bytes() : 0}};
+  }
+  report["machine"] = MachineFacts();
+  if (temporary && std::getenv("MLIOT_KEEP_BENCH_DIRS") == nullptr) fs::remove_all(dir);
+  return report;
+}
+
+}  // namespace mliot::bench
