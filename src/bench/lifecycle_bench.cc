@@ -322,14 +322,15 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
                                       {"promoted_after_s", promoted_s},
                                       {"accuracy_after", after_correct.first}}}};
 
-    // Rollback under a predict load, alternating between the promoted
-    // version and the one it was built from.
-    const int64_t parent = before.second;
+    // Rollback under a predict load, each time to the version that served
+    // before the current one (an "undo"; it is never old enough for
+    // retention to have deleted it).
+    int64_t previous = before.second, current = promoted;
     Load load(&server, &test);
     std::this_thread::sleep_for(std::chrono::seconds(1));
     std::vector<double> client_ms, coordinator_ms;
     for (int r = 0; r < o.rollbacks; ++r) {
-      const int64_t to = r % 2 == 0 ? parent : promoted;
+      const int64_t to = previous;
       const auto t0 = SteadyClock::now();
       grpc::ClientContext ctx;
       v1::RollbackRequest request;
@@ -344,6 +345,8 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
             return seen >= 0;
           },
           10, "an answer by the rolled-back copy"));
+      previous = current;
+      current = response.version();
       client_ms.push_back(seen * 1000);
       coordinator_ms.push_back(response.serving_after_ms());
       Progress("lifecycle", absl::StrFormat("rollback %d to version %d: copy %d answered after %.0f ms (coordinator: %.0f ms)",
