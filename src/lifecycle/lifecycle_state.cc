@@ -48,6 +48,11 @@ absl::StatusOr<LifecycleState> ReadLifecycleState(const std::string& dir) {
     const nlohmann::json retired = j.value("retired", nlohmann::json::object());
     const nlohmann::json feedback = j.value("feedback", nlohmann::json::object());
     const nlohmann::json events = j.value("events", nlohmann::json::array());
+    const nlohmann::json validation = j.value("validation", nlohmann::json::object());
+    for (const auto& [k, acc] : validation.items()) {
+      int64_t v;
+      if (absl::SimpleAtoi(k, &v)) s.validation[v] = acc.get<double>();
+    }
     for (const auto& v : promoted) s.promoted.insert(v.get<int64_t>());
     for (const auto& [k, why] : retired.items()) {
       int64_t v;
@@ -78,6 +83,9 @@ absl::Status WriteLifecycleState(const std::string& dir, const LifecycleState& s
   for (const auto& [v, f] : s.feedback) feedback[std::to_string(v)] = {f.correct, f.rows};
   j["feedback"] = feedback;
   j["events"] = s.events;
+  nlohmann::json validation = nlohmann::json::object();
+  for (const auto& [v, acc] : s.validation) validation[std::to_string(v)] = acc;
+  j["validation"] = validation;
   return WriteFileAtomically(StatePath(dir), j.dump(1) + "\n");
 }
 

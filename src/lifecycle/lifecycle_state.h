@@ -35,6 +35,9 @@ struct LifecycleState {
   std::set<int64_t> promoted;               // every version that has served
   std::map<int64_t, std::string> retired;   // never promoted, and why
   std::map<int64_t, FeedbackScore> feedback;  // per version, while it served
+  // Accuracy on the held-back validation rows, measured by the serving
+  // worker (guarded tasks, where no version is fitted on them).
+  std::map<int64_t, double> validation;
   std::deque<std::string> events;           // "<ISO time> <text>", newest last
 
   // Appends an event stamped with the current time, keeping the newest 50.

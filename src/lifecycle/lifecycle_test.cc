@@ -188,6 +188,7 @@ TEST_F(BundleDirTest, CatalogListsStatesAndRemembersDeletedVersions) {
   state.shadow = 0;
   state.retired[4] = "worse";
   state.feedback[3] = FeedbackScore{45, 50};
+  state.validation[4] = 0.5;
   {
     VersionCatalog catalog(dir_);
     std::vector<v1::VersionStatus> vs = catalog.Refresh(state, 0);
@@ -198,6 +199,7 @@ TEST_F(BundleDirTest, CatalogListsStatesAndRemembersDeletedVersions) {
     EXPECT_DOUBLE_EQ(vs[2].feedback_accuracy(), 0.9);
     EXPECT_EQ(vs[3].state(), "retired");
     EXPECT_EQ(vs[3].reason(), "worse");
+    EXPECT_DOUBLE_EQ(vs[3].validation_accuracy(), 0.5);  // measured, not the manifest's 0.9
     EXPECT_GT(vs[1].bytes(), 0);
     EXPECT_EQ(vs[1].feedback_accuracy(), -1);
     EXPECT_EQ(catalog.Refresh(state, 2)[1].state(), "pinned");
@@ -218,6 +220,7 @@ TEST_F(BundleDirTest, StateFileRoundTripsAndPinFile) {
   s.promoted = {1, 2, 4};
   s.retired[3] = "worse by more than 0.02";
   s.feedback[4] = FeedbackScore{7, 9};
+  s.validation[5] = 0.75;
   for (int i = 0; i < 60; ++i) s.AddEvent(absl::StrCat("event ", i));
   ASSERT_TRUE(WriteLifecycleState(dir_, s).ok());
   absl::StatusOr<LifecycleState> r = ReadLifecycleState(dir_);
@@ -227,6 +230,7 @@ TEST_F(BundleDirTest, StateFileRoundTripsAndPinFile) {
   EXPECT_EQ(r->promoted, s.promoted);
   EXPECT_EQ(r->retired.at(3), "worse by more than 0.02");
   EXPECT_EQ(r->feedback.at(4).rows, 9);
+  EXPECT_DOUBLE_EQ(r->validation.at(5), 0.75);
   ASSERT_EQ(r->events.size(), 50u);
   EXPECT_THAT(r->events.back(), HasSubstr("event 59"));
   std::ofstream(dir_ + "/versions.json") << "{not json";

@@ -95,6 +95,7 @@ std::vector<v1::VersionStatus> VersionCatalog::Refresh(const LifecycleState& sta
     r.set_state(st);
     r.set_stored(exists ? "node" : "");
     if (auto it = state.retired.find(v); it != state.retired.end()) r.set_reason(it->second);
+    if (auto it = state.validation.find(v); it != state.validation.end()) r.set_validation_accuracy(it->second);
     if (auto it = state.feedback.find(v); it != state.feedback.end() && it->second.rows > 0) {
       r.set_feedback_accuracy(static_cast<double>(it->second.correct) / static_cast<double>(it->second.rows));
       r.set_feedback_rows(it->second.rows);

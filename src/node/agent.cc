@@ -333,11 +333,22 @@ void NodeAgent::ApplyLifecycle(TaskRun& run) {
     run.rollback_seq = a.rollback_seq();
     (void)WriteFileAtomically(run.dir + "/rollback.seq", absl::StrCat(run.rollback_seq, "\n"));
   }
+  // The serving worker's lifecycle events (promotions, retirements, swaps)
+  // go to this node's log too.
+  const LifecycleState state = ReadLifecycleState(bundle_dir).value_or(LifecycleState{});
+  auto from = state.events.begin();
+  if (!run.last_logged.empty()) {
+    auto seen = std::find(state.events.begin(), state.events.end(), run.last_logged);
+    from = seen == state.events.end() ? state.events.begin() : seen + 1;
+  }
+  for (auto it = from; it != state.events.end(); ++it) {
+    Log(o_.name, absl::StrCat(a.task(), ": ", it->size() > 21 ? it->substr(21) : *it));  // without the time stamp
+  }
+  if (!state.events.empty()) run.last_logged = state.events.back();
   // Retention, every few seconds: never the serving, pinned or shadow version.
   const auto now = std::chrono::steady_clock::now();
   if (now < run.retention_due) return;
   run.retention_due = now + std::chrono::seconds(5);
-  const LifecycleState state = ReadLifecycleState(bundle_dir).value_or(LifecycleState{});
   std::set<int64_t> protect = {state.serving, state.shadow, ReadPin(bundle_dir)};
   std::set<int64_t> retired;
   for (const auto& [v, why] : state.retired) retired.insert(v);

@@ -88,6 +88,7 @@ class NodeAgent {
     int64_t rollback_seq = 0;
     int64_t rollback_version = 0;
     std::deque<std::string> events;
+    std::string last_logged;  // the serving worker's newest event already in this node's log
     std::chrono::steady_clock::time_point retention_due{};
   };
   // The device benchmark, run in a child process when self_exe is set.

@@ -269,6 +269,10 @@ void ServingService::StartShadow(int64_t version) {
       const int label = static_cast<int>(y->values[i]);
       validation_evidence_.Add(a[i].label == label, b[i].label == label);
     }
+    // No version of a guarded task is fitted on these rows: honest figures.
+    const double rows = static_cast<double>(validation_evidence_.rows);
+    state_.validation.try_emplace(serving->version(), validation_evidence_.serving_correct / rows);
+    state_.validation[version] = validation_evidence_.shadow_correct / rows;
   }
   state_.AddEvent(absl::StrCat("version ", version, " in shadow (guarded promotion; ", validation_evidence_.rows,
                                " validation rows)"));
