@@ -31,6 +31,14 @@ grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx, double seconds) {
   return ctx;
 }
 
+// A failed call, saying which coordinator when it could not be reached.
+int RpcFail(const LifecycleArgs& a, const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return Fail(absl::UnavailableError(absl::StrCat("coordinator ", a.coordinator, " unreachable: ", s.error_message())));
+  }
+  return Fail(FromGrpc(s));
+}
+
 int Versions(const LifecycleArgs& a) {
   absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
   if (!client.ok()) return Fail(client.status());
@@ -39,7 +47,7 @@ int Versions(const LifecycleArgs& a) {
   request.set_task(a.task);
   v1::ListVersionsResponse response;
   grpc::Status s = client->coordinator().ListVersions(WithDeadline(&ctx, 10), request, &response);
-  if (!s.ok()) return Fail(FromGrpc(s));
+  if (!s.ok()) return RpcFail(a, s);
   nlohmann::json out = nlohmann::json::array();
   for (const v1::VersionStatus& v : response.versions()) {
     nlohmann::json row = {{"version", v.version()},
@@ -85,7 +93,7 @@ int Rollback(const LifecycleArgs& a) {
   request.set_wait_ms(static_cast<int32_t>(a.wait_s * 1000));
   v1::RollbackResponse response;
   grpc::Status s = client->coordinator().Rollback(WithDeadline(&ctx, a.wait_s + 10), request, &response);
-  if (!s.ok()) return Fail(FromGrpc(s));
+  if (!s.ok()) return RpcFail(a, s);
   if (a.json) {
     PrintJson({{"task", a.task}, {"to", response.to()}, {"version", response.version()},
                {"serving_after_ms", response.serving_after_ms()}});
@@ -110,7 +118,7 @@ int Pin(const LifecycleArgs& a) {
   request.set_clear(a.clear);
   v1::PinResponse response;
   grpc::Status s = client->coordinator().Pin(WithDeadline(&ctx, 10), request, &response);
-  if (!s.ok()) return Fail(FromGrpc(s));
+  if (!s.ok()) return RpcFail(a, s);
   if (a.json) {
     PrintJson({{"task", a.task}, {"pinned_version", response.pinned_version()}});
   } else if (response.pinned_version() > 0) {
