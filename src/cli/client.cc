@@ -220,4 +220,10 @@ absl::StatusOr<int64_t> Client::Feedback(const std::string& task, const Dataset&
   return accepted;
 }
 
+grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx, double seconds) {
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
+  return ctx;
+}
+
 }  // namespace mliot::cli

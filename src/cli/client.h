@@ -73,6 +73,9 @@ class Client {
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
 };
 
+// Sets `ctx`'s deadline `seconds` from now; returns it, for inline use in a call.
+grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx, double seconds = 10);
+
 }  // namespace mliot::cli
 
 #endif  // MLIOT_CLI_CLIENT_H_

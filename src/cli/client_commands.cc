@@ -52,11 +52,6 @@ std::string StateName(v1::TaskPhase phase) {
   }
 }
 
-grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx, int seconds = 10) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return ctx;
-}
-
 int Nodes(ClientArgs& a) {
   absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
   if (!client.ok()) return Fail(client.status());

@@ -26,11 +26,6 @@ struct LifecycleArgs {
   double wait_s = 10;
 };
 
-grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx, double seconds) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
-  return ctx;
-}
-
 // A failed call, saying which coordinator when it could not be reached.
 int RpcFail(const LifecycleArgs& a, const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {

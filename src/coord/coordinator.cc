@@ -115,6 +115,10 @@ v1::NodeInfo FromRecord(const NodeRecord& r) {
   return info;
 }
 
+grpc::Status TaskNotFound(const std::string& task) {
+  return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", task, "' not found"));
+}
+
 // How many nodes' reasons a refused task's stored message names.
 constexpr size_t kReasonsKept = 10;
 
@@ -368,7 +372,7 @@ grpc::Status CoordinatorService::UploadBundle(grpc::ServerContext* context,
   const std::string task(task_it->second.data(), task_it->second.size());
   {
     absl::MutexLock lock(&mu_);
-    if (tasks_.count(task) == 0) return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", task, "' not found"));
+    if (tasks_.count(task) == 0) return TaskNotFound(task);
   }
   const std::string dir = absl::StrCat(o_.data_dir, "/bundles/", task);
   const std::string tmp = absl::StrCat(dir, "/.tmp-upload-", version, "-", reinterpret_cast<uintptr_t>(reader));
@@ -523,11 +527,9 @@ void CoordinatorService::FillInfo(const TaskEntry& t, v1::TaskInfo* info) const 
   info->set_message(t.record.message);
   info->set_disk_bytes(t.reported.disk_bytes() + t.stored_bytes);
   info->set_pinned_version(t.record.pinned_version);
-  std::vector<std::string> events(t.reported.events().begin(), t.reported.events().end());
-  events.insert(events.end(), t.events.begin(), t.events.end());
-  std::stable_sort(events.begin(), events.end(),
-                   [](const std::string& x, const std::string& y) { return x.substr(0, 20) < y.substr(0, 20); });
-  for (size_t i = events.size() > 20 ? events.size() - 20 : 0; i < events.size(); ++i) info->add_events(events[i]);
+  for (std::string& e : MergeEvents({t.reported.events().begin(), t.reported.events().end()}, t.events, 20)) {
+    info->add_events(std::move(e));
+  }
   nlohmann::json ranking = nlohmann::json::parse(t.record.ranking.empty() ? "[]" : t.record.ranking, nullptr, false);
   if (ranking.is_array()) {
     for (const auto& n : ranking) info->add_ranking(n.get<std::string>());
@@ -546,7 +548,7 @@ grpc::Status CoordinatorService::GetTask(grpc::ServerContext*, const v1::GetTask
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(request->task());
   if (it == tasks_.end()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+    return TaskNotFound(request->task());
   }
   FillInfo(it->second, info);
   info->set_token(it->second.record.token);
@@ -558,7 +560,7 @@ grpc::Status CoordinatorService::Cancel(grpc::ServerContext*, const v1::CancelRe
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(request->task());
   if (it == tasks_.end()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+    return TaskNotFound(request->task());
   }
   if (absl::Status s = store_->DeleteTask(request->task()); !s.ok()) return ToGrpc(s);
   MoveInIndexLocked(it->first, it->second.record.node, "");
@@ -571,8 +573,7 @@ grpc::Status CoordinatorService::Cancel(grpc::ServerContext*, const v1::CancelRe
 }
 
 void CoordinatorService::EventLocked(TaskEntry& task, const std::string& text) {
-  task.events.push_back(absl::StrCat(IsoTime(NowUnixMs()), " ", text));
-  while (task.events.size() > 20) task.events.pop_front();
+  AppendEvent(&task.events, text, 20);
   Log(absl::StrCat("task ", task.record.name, ": ", text));
 }
 
@@ -650,7 +651,7 @@ grpc::Status CoordinatorService::ListVersions(grpc::ServerContext*, const v1::Li
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(request->task());
   if (it == tasks_.end()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+    return TaskNotFound(request->task());
   }
   for (v1::VersionStatus& v : VersionsLocked(it->second)) *response->add_versions() = std::move(v);
   response->set_serving_version(it->second.record.version);
@@ -684,7 +685,7 @@ grpc::Status CoordinatorService::Rollback(grpc::ServerContext*, const v1::Rollba
     absl::MutexLock lock(&mu_);
     auto it = tasks_.find(request->task());
     if (it == tasks_.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+      return TaskNotFound(request->task());
     }
     TaskEntry& t = it->second;
     if (request->to() <= 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "rollback: --to must be a version >= 1");
@@ -742,7 +743,7 @@ grpc::Status CoordinatorService::Pin(grpc::ServerContext*, const v1::PinRequest*
     absl::MutexLock lock(&mu_);
     auto it = tasks_.find(request->task());
     if (it == tasks_.end()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("task '", request->task(), "' not found"));
+      return TaskNotFound(request->task());
     }
     TaskEntry& t = it->second;
     if (!request->clear()) {

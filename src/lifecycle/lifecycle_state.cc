@@ -1,5 +1,6 @@
 #include "lifecycle/lifecycle_state.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "absl/strings/numbers.h"
@@ -28,10 +29,21 @@ std::string IsoTime(int64_t unix_ms) {
   return buf;
 }
 
-void LifecycleState::AddEvent(const std::string& text) {
-  events.push_back(absl::StrCat(IsoTime(NowUnixMs()), " ", text));
-  while (events.size() > kEventsKept) events.pop_front();
+void AppendEvent(std::deque<std::string>* events, const std::string& text, size_t keep) {
+  events->push_back(absl::StrCat(IsoTime(NowUnixMs()), " ", text));
+  while (events->size() > keep) events->pop_front();
 }
+
+std::vector<std::string> MergeEvents(std::vector<std::string> a, const std::deque<std::string>& b, size_t keep) {
+  a.insert(a.end(), b.begin(), b.end());
+  // The stamp is the first 20 characters ("2026-12-03T15:04:05Z").
+  std::stable_sort(a.begin(), a.end(),
+                   [](const std::string& x, const std::string& y) { return x.substr(0, 20) < y.substr(0, 20); });
+  if (a.size() > keep) a.erase(a.begin(), a.end() - static_cast<std::ptrdiff_t>(keep));
+  return a;
+}
+
+void LifecycleState::AddEvent(const std::string& text) { AppendEvent(&events, text, kEventsKept); }
 
 absl::StatusOr<LifecycleState> ReadLifecycleState(const std::string& dir) {
   LifecycleState s;

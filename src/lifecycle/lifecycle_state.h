@@ -44,6 +44,11 @@ struct LifecycleState {
   void AddEvent(const std::string& text);
 };
 
+// Appends "<ISO time> <text>" to `events`, keeping the newest `keep`.
+void AppendEvent(std::deque<std::string>* events, const std::string& text, size_t keep);
+// The events of `a` and `b` in time order (by their stamps), the newest `keep`.
+std::vector<std::string> MergeEvents(std::vector<std::string> a, const std::deque<std::string>& b, size_t keep);
+
 // Reads DIR/versions.json; an empty state when there is none. DataLoss
 // names the file when it cannot be parsed.
 absl::StatusOr<LifecycleState> ReadLifecycleState(const std::string& bundle_dir);

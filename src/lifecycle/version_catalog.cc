@@ -60,11 +60,8 @@ std::vector<v1::VersionStatus> VersionCatalog::Refresh(const LifecycleState& sta
       s.set_created_unix_ms(m.created_unix_ms());
       s.set_validation_accuracy(m.val_accuracy());
       s.set_state("retained");
-      changed = true;
-    }
-    const int64_t bytes = DirectoryBytes(absl::StrCat(dir_, "/", v));
-    if (bytes != s.bytes()) {
-      s.set_bytes(bytes);
+      // Measured once: a published version's files never change.
+      s.set_bytes(DirectoryBytes(absl::StrCat(dir_, "/", v)));
       changed = true;
     }
   }

@@ -26,8 +26,8 @@ class VersionCatalog {
   // Loads DIR/catalog.pb when present.
   explicit VersionCatalog(std::string bundle_dir);
 
-  // Adds versions that appeared (from their manifests), updates sizes, marks
-  // vanished ones deleted, and saves the catalog when it changed. Returns
+  // Adds versions that appeared (from their manifests, with their size),
+  // marks vanished ones deleted, and saves the catalog when it changed. Returns
   // every version, oldest first, in the states `state` and `pin` give.
   std::vector<v1::VersionStatus> Refresh(const LifecycleState& state, int64_t pin);
 

@@ -297,8 +297,7 @@ absl::Status NodeAgent::DownloadVersion(TaskRun& run, int64_t version) {
 }
 
 void NodeAgent::Event(TaskRun& run, const std::string& text) {
-  run.events.push_back(absl::StrCat(IsoTime(NowUnixMs()), " ", text));
-  while (run.events.size() > 20) run.events.pop_front();
+  AppendEvent(&run.events, text, 20);
   Log(o_.name, absl::StrCat(run.assignment.task(), ": ", text));
 }
 
@@ -434,12 +433,9 @@ v1::TaskStatus NodeAgent::StatusOf(const TaskRun& run) const {
   if (run.catalog) {
     for (v1::VersionStatus& v : run.catalog->Refresh(state, ReadPin(bundle_dir))) *s.add_versions() = std::move(v);
   }
-  std::vector<std::string> events(state.events.begin(), state.events.end());
-  events.insert(events.end(), run.events.begin(), run.events.end());
-  std::stable_sort(events.begin(), events.end(), [](const std::string& x, const std::string& y) {
-    return x.substr(0, 20) < y.substr(0, 20);  // by the ISO time stamp
-  });
-  for (size_t i = events.size() > 20 ? events.size() - 20 : 0; i < events.size(); ++i) s.add_events(events[i]);
+  for (std::string& e : MergeEvents({state.events.begin(), state.events.end()}, run.events, 20)) {
+    s.add_events(std::move(e));
+  }
   s.set_disk_bytes(DirectoryBytes(bundle_dir));
   s.set_rollback_seq(run.rollback_seq);
   s.set_rollback_version(run.rollback_version);

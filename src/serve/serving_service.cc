@@ -116,17 +116,21 @@ bool HasVersion(const std::string& dir, int64_t v) {
   return v > 0 && std::filesystem::exists(absl::StrCat(dir, "/", v, "/manifest.pb"));
 }
 
-std::string OriginOf(const std::string& dir, int64_t v) {
-  v1::BundleManifest m;
-  return ReadManifest(dir, v, &m).ok() ? m.origin() : "";
-}
-
 void Say(const std::string& task, const std::string& line) {
   std::fprintf(stderr, "serving %s: %s\n", task.c_str(), line.c_str());
   std::fflush(stderr);
 }
 
 }  // namespace
+
+const std::string& ServingService::OriginOf(int64_t version) {
+  auto [it, inserted] = origins_.try_emplace(version);
+  if (inserted) {
+    v1::BundleManifest m;
+    if (ReadManifest(bundle_dir_, version, &m).ok()) it->second = m.origin();
+  }
+  return it->second;
+}
 
 void ServingService::ChooseTarget(int64_t pin, int64_t* target, int64_t* shadow, std::string* why) {
   *target = 0;
@@ -164,7 +168,7 @@ void ServingService::ChooseTarget(int64_t pin, int64_t* target, int64_t* shadow,
     *why = base > 0 ? "serving" : "newest";
     return;
   }
-  const std::string origin = OriginOf(bundle_dir_, newest);
+  const std::string& origin = OriginOf(newest);
   if (guarded_ && absl::StartsWith(origin, "adaptation")) {
     *target = base;
     *why = "serving";
@@ -486,19 +490,25 @@ void ServingService::ScoreFeedback(const Servable& serving, const v1::FeedbackRe
     auto it = std::find(names.begin(), names.end(), label);
     return it == names.end() ? -1 : static_cast<int>(it - names.begin());
   };
-  absl::MutexLock lock(&state_mu_);
-  FeedbackScore& score = state_.feedback[serving.version()];
-  std::vector<Answer> b;
-  if (shadow_ && shadow_->num_features() == cols) {
-    b.resize(static_cast<size_t>(rows));
-    std::vector<float> cb(static_cast<size_t>(rows * shadow_->num_classes()));
-    shadow_->PredictBatch(request.features().data(), rows, b.data(), cb.data());
+  std::shared_ptr<const Servable> shadow;
+  {
+    absl::MutexLock lock(&state_mu_);
+    shadow = shadow_;
   }
+  std::vector<Answer> b;
+  if (shadow && shadow->num_features() == cols) {  // predicted outside the lock the watcher takes
+    b.resize(static_cast<size_t>(rows));
+    std::vector<float> cb(static_cast<size_t>(rows * shadow->num_classes()));
+    shadow->PredictBatch(request.features().data(), rows, b.data(), cb.data());
+  }
+  absl::MutexLock lock(&state_mu_);
+  if (shadow_ != shadow) b.clear();  // decided meanwhile: not evidence for a newer shadow
+  FeedbackScore& score = state_.feedback[serving.version()];
   for (int64_t i = 0; i < rows; ++i) {
     const bool right = a[i].label == index_of(serving, request.labels(i));
     score.correct += right;
     ++score.rows;
-    if (!b.empty()) feedback_evidence_.Add(right, b[i].label == index_of(*shadow_, request.labels(i)));
+    if (!b.empty()) feedback_evidence_.Add(right, b[i].label == index_of(*shadow, request.labels(i)));
   }
   if (!b.empty()) last_evidence_s_ = RealClock()->NowSeconds();
   state_dirty_ = true;

@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -85,6 +86,8 @@ class ServingService final : public v1::Serving::Service {
   bool Reconcile();
   // The version that should serve now, and a shadow candidate (0: none).
   void ChooseTarget(int64_t pin, int64_t* target, int64_t* shadow, std::string* why);
+  // A version's origin from its manifest, read once (watcher only).
+  const std::string& OriginOf(int64_t version);
   void StartShadow(int64_t version);
   void StepShadow();
   // Offers a served feature row to the shadow (bounded queue).
@@ -124,6 +127,7 @@ class ServingService final : public v1::Serving::Service {
   int64_t live_shadowed_ ABSL_GUARDED_BY(state_mu_) = 0;
   int64_t live_agreed_ ABSL_GUARDED_BY(state_mu_) = 0;
   int64_t warned_pin_ = 0;  // watcher only: a pinned version without files, said once
+  std::map<int64_t, std::string> origins_;  // watcher only: OriginOf's cache
   std::atomic<bool> shadow_active_{false};
   mutable absl::Mutex queue_mu_;
   mutable std::deque<ShadowRow> shadow_queue_ ABSL_GUARDED_BY(queue_mu_);
