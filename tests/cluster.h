@@ -72,6 +72,10 @@ class Cluster {
   void StartCoordinator(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"coordinator", "--listen", address_, "--data-dir", dir_ + "/coord"};
     args.insert(args.end(), extra.begin(), extra.end());
+    // The credentials it writes (src/auth/): every mliot this test starts
+    // after this point, nodes and commands, finds them through these.
+    setenv("MLIOT_ADMIN_TOKEN_FILE", (dir_ + "/coord/admin.token").c_str(), 1);
+    setenv("MLIOT_JOIN_TOKEN_FILE", (dir_ + "/coord/join.token").c_str(), 1);
     coordinator_ = Process(args, dir_ + "/coordinator.log");
   }
   Process& coordinator() { return coordinator_; }

@@ -375,7 +375,7 @@ TEST(ClusterTest, TlsRefusesPlaintextClientsWithoutCertificatesAndWrongTokens) {
 }
 
 // The embedded default: coordinator + one node in one process.
-TEST(ClusterTest, UpRunsCoordinatorAndNodeAndSaysItIsUnauthenticated) {
+TEST(ClusterTest, UpRunsCoordinatorAndNodeAndSaysWhatProtectsIt) {
   Cluster c("up");
   const RunResult open = RunMliot({"up", "--listen", "0.0.0.0:" + std::to_string(FreePort()), "--data-dir",
                                    c.dir() + "/refused"}, std::chrono::seconds(30));
@@ -384,8 +384,9 @@ TEST(ClusterTest, UpRunsCoordinatorAndNodeAndSaysItIsUnauthenticated) {
   EXPECT_FALSE(fs::exists(c.dir() + "/refused/coordinator.db"));
 
   Process up({"up", "--listen", c.address(), "--data-dir", c.dir() + "/state"}, c.dir() + "/up.log");
+  setenv("MLIOT_ADMIN_TOKEN_FILE", (c.dir() + "/state/admin.token").c_str(), 1);
   ASSERT_TRUE(c.WaitNodes(1)) << up.Log();
-  EXPECT_NE(up.Log().find("UNAUTHENTICATED"), std::string::npos) << up.Log();
+  EXPECT_NE(up.Log().find("every call needs a token"), std::string::npos) << up.Log();
   ASSERT_EQ(c.Submit("up-task", "").exit_code, 0) << up.Log();
   ASSERT_TRUE(c.WaitServing("up-task")) << up.Log();
   const json p = c.Predict("up-task", "test.csv");

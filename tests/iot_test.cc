@@ -69,6 +69,7 @@ TEST_F(IotTest, AudioTrainEvalAndRawPredictOverGrpcAgree) {
   }
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   Process up({"up", "--listen", address, "--data-dir", dir_ + "/state"}, dir_ + "/up.log");
+  setenv("MLIOT_ADMIN_TOKEN_FILE", (dir_ + "/state/admin.token").c_str(), 1);
   {
     std::ofstream spec(dir_ + "/sounds.yaml");
     spec << "name: sounds\ndata: audio:linked\nfeatures: {name: logmel}\n"

@@ -53,6 +53,8 @@ class StreamNodeTest : public ::testing::Test {
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = std::move(*broker);
     address_ = "127.0.0.1:" + std::to_string(FreePort());
+    setenv("MLIOT_ADMIN_TOKEN_FILE", (dir_ + "/coord/admin.token").c_str(), 1);
+    setenv("MLIOT_JOIN_TOKEN_FILE", (dir_ + "/coord/join.token").c_str(), 1);
     coordinator_ = Process({"coordinator", "--listen", address_, "--data-dir", dir_ + "/coord"}, dir_ + "/coord.log");
     node_ = Process({"node", "--coordinator", address_, "--listen", "127.0.0.1:0", "--data-dir", dir_ + "/edge",
                      "--name", "edge", "--benchmark", "quick"},

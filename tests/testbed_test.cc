@@ -76,6 +76,7 @@ TEST_F(TestbedTest, TwoDevicesPlaceByLocalityAndByLatencyAndAddTheirRoundTripTim
                          "declared_cores: 8, labels: {locality: cloud}}\n";
   up_ = Process({"up", "--testbed", file, "--listen", address_, "--data-dir", dir_ + "/state"},
                 dir_ + "/up.log");
+  setenv("MLIOT_ADMIN_TOKEN_FILE", (dir_ + "/state/admin.token").c_str(), 1);
 
   // Both devices register (each benchmarks itself under its quota first).
   json nodes;

@@ -134,7 +134,7 @@ absl::StatusOr<Sample> RunServer(const std::vector<std::string>& args, const std
   return s;
 }
 
-// A task directory as a node prepares it: spec.yaml, token, data/.
+// A task directory as a node prepares it: spec.yaml, tokens, data/.
 absl::Status WriteTask(const std::string& dir, const std::string& name, const std::string& models,
                        const std::vector<float>& x, const std::vector<int64_t>& dims, const std::vector<int32_t>& y,
                        double budget_s) {
@@ -143,7 +143,7 @@ absl::Status WriteTask(const std::string& dir, const std::string& name, const st
   fs::create_directories(dir + "/feedback");
   MLIOT_RETURN_IF_ERROR(WriteIdxFloat(dir + "/data/train.x.idx", dims, x.data()));
   MLIOT_RETURN_IF_ERROR(WriteIdxInt32(dir + "/data/train.y.idx", y));
-  MLIOT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/token", "footprint-token"));
+  MLIOT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/tokens", std::string(64, '0') + " 0\n"));
   return WriteFileAtomically(dir + "/spec.yaml",
                              absl::StrCat("name: ", name, "\ndata: idx:train.x.idx,train.y.idx\nmodel:\n  budget_s: ",
                                           budget_s, "\n  models: [", models, "]\n"));
@@ -248,7 +248,8 @@ absl::StatusOr<json> RunFootprintBench(const FootprintBenchOptions& o) {
   absl::Status status = WaitReady(coordinator, "coordinator", [&] { return LoopbackAccepts(coord_port); });
   if (status.ok()) {
     status = repeat("cli nodes", "mliot nodes against a running coordinator, to exit (peak RSS)", [&](int i) {
-      return RunToExit({exe, "nodes", "--coordinator", coord_addr}, absl::StrCat(dir, "/nodes-", i));
+      return RunToExit({exe, "nodes", "--coordinator", coord_addr, "--admin-token-file", dir + "/coord/admin.token"},
+                       absl::StrCat(dir, "/nodes-", i));
     });
   }
   if (status.ok()) {

@@ -17,6 +17,8 @@
 #include "absl/strings/str_format.h"
 #include "bench/kit.h"
 #include "common/clock.h"
+#include "auth/secrets.h"
+#include "common/status_util.h"
 #include "common/grpc_util.h"
 #include "common/process.h"
 #include "common/stats.h"
@@ -125,8 +127,20 @@ absl::StatusOr<nlohmann::json> RunOnce(const SchedulerBenchOptions& a) {
     kill(pid, SIGTERM);
     waitpid(pid, nullptr, 0);
   };
+  // Its credentials (src/auth/): the admin token for this process, the join
+  // token for the simulated nodes (inherited through the environment).
+  const std::string admin_file = dir + "/coord/admin.token";
+  for (int i = 0; i < 200 && !std::filesystem::exists(admin_file); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  absl::StatusOr<std::string> admin = auth::ReadSecretFile(admin_file);
+  if (!admin.ok()) {
+    stop_coordinator();
+    return admin.status();
+  }
+  setenv("MLIOT_JOIN_TOKEN_FILE", (dir + "/coord/join.token").c_str(), 1);
   {
-    auto channel = *MakeChannel(address, TlsOptions{});
+    auto channel = *MakeChannel(address, TlsOptions{}, DefaultChannelArguments(), *admin);
     grpc::ClientContext ctx;
     ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -218,7 +232,7 @@ absl::StatusOr<nlohmann::json> RunOnce(const SchedulerBenchOptions& a) {
       stop_coordinator();
       std::filesystem::remove_all(dir);
     };
-    auto channel = *MakeChannel(address, TlsOptions{});
+    auto channel = *MakeChannel(address, TlsOptions{}, DefaultChannelArguments(), *admin);
     auto stub = v1::Coordinator::NewStub(channel);
     const auto started = std::chrono::steady_clock::now();
     for (int t = 0; t < a.tasks; ++t) {
@@ -328,6 +342,12 @@ absl::Status RunSimulatedNodes(const SchedulerBenchOptions& a) {
     stubs.push_back(v1::Coordinator::NewStub(*MakeChannel(a.coordinator, TlsOptions{}, args)));
   }
   auto stub_of = [&](int node) { return stubs[(node - from) % connections].get(); };
+  // Each simulated node joins with the join token and then calls with the
+  // credential it was given, as a node agent does.
+  const char* join_file = std::getenv("MLIOT_JOIN_TOKEN_FILE");
+  if (join_file == nullptr) return absl::InvalidArgumentError("simulated nodes: MLIOT_JOIN_TOKEN_FILE is not set");
+  MLIOT_ASSIGN_OR_RETURN(const std::string join, auth::ReadSecretFile(join_file));
+  std::vector<std::string> node_tokens(static_cast<size_t>(count));
   // Register, 64 calls in flight (the store serialises the writes).
   {
     struct Registration {
@@ -335,6 +355,7 @@ absl::Status RunSimulatedNodes(const SchedulerBenchOptions& a) {
       v1::RegisterNodeResponse resp;
       grpc::Status status;
       std::unique_ptr<grpc::ClientAsyncResponseReader<v1::RegisterNodeResponse>> reader;
+      int node = 0;
     };
     constexpr int kInFlight = 64;
     grpc::CompletionQueue cq;
@@ -345,6 +366,8 @@ absl::Status RunSimulatedNodes(const SchedulerBenchOptions& a) {
         auto r = std::make_unique<Registration>();
         r->ctx.set_wait_for_ready(true);
         r->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        r->ctx.AddMetadata(kAuthorization, BearerValue(join));
+        r->node = issued;
         v1::RegisterNodeRequest req;
         *req.mutable_info() = SimulatedNode(issued, rng);
         r->reader = stub_of(issued)->AsyncRegisterNode(&r->ctx, req, &cq);
@@ -359,6 +382,7 @@ absl::Status RunSimulatedNodes(const SchedulerBenchOptions& a) {
       if ((!ok || !r->status.ok()) && failed++ == 0) {
         Say(absl::StrCat("first failed registration: ", r->status.error_message()));
       }
+      node_tokens[static_cast<size_t>(r->node - from)] = r->resp.node_token();
     }
     cq.Shutdown();
     void* tag = nullptr;
@@ -408,6 +432,7 @@ absl::Status RunSimulatedNodes(const SchedulerBenchOptions& a) {
       v1::HeartbeatRequest req;
       req.set_node(absl::StrCat("sim-", i));
       req.mutable_metrics()->set_cpu(50);
+      beat->ctx.AddMetadata(kAuthorization, BearerValue(node_tokens[static_cast<size_t>(i - from)]));
       beat->reader = stub_of(i)->AsyncHeartbeat(&beat->ctx, req, &cq);
       Beat* raw = beat.release();  // owned by the queue until its tag comes back
       raw->reader->Finish(&raw->resp, &raw->status, raw);

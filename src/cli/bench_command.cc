@@ -222,7 +222,7 @@ Runner AddLifecycle(CLI::App* bench) {
   CLI::App* cmd = bench->add_subcommand(
       "lifecycle", "guarded promotion, rollback under load and retention on a real coordinator and node");
   a->flags.Add(
-      cmd, "1,000 rows, an 8 s budget, 300 feedback rows, 2 rollbacks, 4 adaptations, keep 2",
+      cmd, "2,000 rows, an 8 s budget, 400 feedback rows, 2 rollbacks, 4 adaptations, keep 2",
       [a] { bench::MakeQuick(a->options); }, nullptr);
   cmd->add_option("--train-rows", a->options.train_rows, "Fashion-MNIST training rows")->capture_default_str();
   cmd->add_option("--budget-s", a->options.budget_s, "training budget")->capture_default_str();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "auth/secrets.h"
 #include "common/stats.h"
 #include "common/status_util.h"
 
@@ -18,6 +19,8 @@ namespace {
 std::string CachePath(const std::string& coordinator, const std::string& task) {
   const std::string dir = (std::filesystem::temp_directory_path() / "mliot-client-cache").string();
   std::filesystem::create_directories(dir);
+  std::error_code ec;  // the answers hold task tokens: the user's own
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
   return absl::StrCat(dir, "/", absl::StrReplaceAll(coordinator, {{":", "_"}, {"/", "_"}}), "-", task, ".pb");
 }
 
@@ -30,19 +33,42 @@ absl::Status Unreachable(const grpc::Status& s, const std::string& address) {
 
 }  // namespace
 
+absl::StatusOr<std::string> AdminToken(const TlsOptions& tls) {
+  std::string path = tls.admin_token_file;
+  if (path.empty()) {
+    const char* env = std::getenv("MLIOT_ADMIN_TOKEN_FILE");
+    if (env != nullptr) path = env;
+  }
+  if (path.empty()) {
+    // `mliot up`'s default data directory, so the README's commands work as written.
+    if (!std::filesystem::exists(kDefaultAdminTokenFile)) return std::string();
+    path = kDefaultAdminTokenFile;
+  }
+  absl::StatusOr<std::string> token = auth::ReadSecretFile(path);
+  if (!token.ok()) {
+    return absl::Status(token.status().code(), absl::StrCat("admin token: ", token.status().message()));
+  }
+  return token;
+}
+
 absl::StatusOr<Client> Client::Connect(const std::string& coordinator, const TlsOptions& tls) {
   if (coordinator.empty()) return absl::InvalidArgumentError("--coordinator is required");
   Client c;
   c.address_ = coordinator;
   c.tls_ = tls;
-  MLIOT_ASSIGN_OR_RETURN(c.channel_, MakeChannel(coordinator, tls));
+  MLIOT_ASSIGN_OR_RETURN(const std::string admin, AdminToken(tls));
+  c.admin_ = !admin.empty();
+  MLIOT_ASSIGN_OR_RETURN(c.channel_, MakeChannel(coordinator, tls, DefaultChannelArguments(), admin));
   c.coordinator_ = v1::Coordinator::NewStub(c.channel_);
   return c;
 }
 
-absl::StatusOr<v1::TaskInfo> Client::GetTask(const std::string& task, bool allow_cache) {
+absl::StatusOr<v1::TaskInfo> Client::GetTask(const std::string& task, bool allow_cache,
+                                              const std::string& client_token) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  // Without the admin credential, the task's own token may read its record.
+  if (!admin_ && !client_token.empty()) ctx.AddMetadata(kAuthorization, BearerValue(client_token));
   v1::GetTaskRequest request;
   request.set_task(task);
   v1::TaskInfo info;
@@ -69,7 +95,7 @@ absl::StatusOr<std::unique_ptr<v1::Serving::Stub>> Client::ServingStub(const v1:
 }
 
 absl::StatusOr<v1::HealthResponse> Client::Health(const std::string& task, const std::string& token_override) {
-  MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task));
+  MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task, true, token_override));
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<v1::Serving::Stub> stub, ServingStub(info));
   grpc::ClientContext ctx;
   ctx.AddMetadata(kAuthorization, BearerValue(token_override.empty() ? info.token() : token_override));
@@ -130,7 +156,7 @@ absl::StatusOr<Client::PredictResult> Client::PredictRaw(const std::string& task
 absl::StatusOr<Client::PredictResult> Client::SendPredictions(
     const std::string& task, int64_t rows, const std::function<void(int64_t, v1::PredictRequest*)>& fill,
     const std::function<std::string(int64_t)>& label_of, const std::string& token_override, double duration_s) {
-  MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task));
+  MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task, true, token_override));
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<v1::Serving::Stub> stub, ServingStub(info));
   const std::string token = token_override.empty() ? info.token() : token_override;
   PredictResult r;
@@ -156,7 +182,7 @@ absl::StatusOr<Client::PredictResult> Client::SendPredictions(
       }
       ++r.failed;
       // The serving worker may have moved (failover): look the task up again.
-      absl::StatusOr<v1::TaskInfo> again = GetTask(task);
+      absl::StatusOr<v1::TaskInfo> again = GetTask(task, true, token_override);
       if (again.ok() && again->serving_address() != info.serving_address() && !again->serving_address().empty()) {
         info = *again;
         MLIOT_ASSIGN_OR_RETURN(stub, ServingStub(info));
@@ -189,7 +215,7 @@ absl::StatusOr<Client::PredictResult> Client::SendPredictions(
 
 absl::StatusOr<int64_t> Client::Feedback(const std::string& task, const Dataset& data,
                                          const std::string& token_override) {
-  MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task));
+  MLIOT_ASSIGN_OR_RETURN(v1::TaskInfo info, GetTask(task, true, token_override));
   MLIOT_ASSIGN_OR_RETURN(std::unique_ptr<v1::Serving::Stub> stub, ServingStub(info));
   const std::string token = token_override.empty() ? info.token() : token_override;
   int64_t accepted = 0;

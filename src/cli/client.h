@@ -18,6 +18,13 @@
 
 namespace mliot::cli {
 
+// Where `mliot up` (default data directory) writes the admin token.
+inline constexpr char kDefaultAdminTokenFile[] = ".mliot/admin.token";
+// The admin credential of a client: --admin-token-file, else
+// $MLIOT_ADMIN_TOKEN_FILE, else .mliot/admin.token when it exists; "" when
+// none is found (calls then go without it, and admin calls are refused).
+absl::StatusOr<std::string> AdminToken(const TlsOptions& tls);
+
 class Client {
  public:
   static absl::StatusOr<Client> Connect(const std::string& coordinator, const TlsOptions& tls);
@@ -27,7 +34,12 @@ class Client {
   // The task's record. When the coordinator cannot be reached, the last
   // answer for this task (cached on disk under $TMPDIR) is used instead, so
   // predictions keep working while the coordinator restarts.
-  absl::StatusOr<v1::TaskInfo> GetTask(const std::string& task, bool allow_cache = true);
+  // Sent with the admin credential when the client has one, else with
+  // `client_token` (a task token may read its own task's record).
+  absl::StatusOr<v1::TaskInfo> GetTask(const std::string& task, bool allow_cache = true,
+                                       const std::string& client_token = "");
+  // Whether calls carry the admin credential.
+  bool admin() const { return admin_; }
 
   struct PredictResult {
     int64_t n = 0;
@@ -69,6 +81,7 @@ class Client {
 
   std::string address_;
   TlsOptions tls_;
+  bool admin_ = false;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
 };

@@ -35,6 +35,7 @@ struct ClientArgs {
   std::string token;
   double duration_s = 0;
   std::string time_column = "timestamp";
+  std::string node;  // nodes revoke
 };
 
 int PrintPredictions(const ClientArgs& a, const Client::PredictResult& r, int64_t rows);
@@ -283,6 +284,26 @@ int PrintPredictions(const ClientArgs& a, const Client::PredictResult& r, int64_
   return r.n > 0 || rows == 0 ? 0 : 1;
 }
 
+int RevokeNode(ClientArgs& a) {
+  absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
+  if (!client.ok()) return Fail(client.status());
+  grpc::ClientContext ctx;
+  v1::RevokeNodeRequest request;
+  request.set_name(a.node);
+  v1::RevokeNodeResponse response;
+  grpc::Status s = client->coordinator().RevokeNode(WithDeadline(&ctx), request, &response);
+  if (!s.ok()) return Fail(FromGrpc(s));
+  std::vector<std::string> tasks(response.tasks().begin(), response.tasks().end());
+  if (a.json) {
+    PrintJson({{"node", response.name()}, {"revoked", true}, {"tasks", tasks}});
+  } else {
+    std::printf("node %s revoked: its calls are refused%s\n", response.name().c_str(),
+                tasks.empty() ? "" : absl::StrCat("; its tasks (", absl::StrJoin(tasks, ", "),
+                                                  ") move once it is declared dead").c_str());
+  }
+  return 0;
+}
+
 int Cancel(ClientArgs& a) {
   absl::StatusOr<Client> client = Client::Connect(a.coordinator, a.tls);
   if (!client.ok()) return Fail(client.status());
@@ -310,7 +331,13 @@ Runner AddClientCommands(CLI::App& app) {
     if (json) cmd->add_flag("--json", args->json, "print one JSON object or list as the last stdout line");
   };
   CLI::App* nodes = app.add_subcommand("nodes", "list nodes, their metrics and tasks");
-  common(nodes, true);
+  nodes->add_option("--coordinator", args->coordinator, "coordinator address");  // checked when connecting
+  AddTlsFlags(nodes, &args->tls, false);
+  nodes->add_flag("--json", args->json, "print one JSON object or list as the last stdout line");
+  CLI::App* revoke =
+      nodes->add_subcommand("revoke", "revoke a node's credentials: its calls are refused, its tasks move elsewhere");
+  common(revoke, true);
+  revoke->add_option("name", args->node, "node name")->required();
   CLI::App* submit = app.add_subcommand("submit", "submit a task spec (YAML)");
   common(submit, true);
   submit->add_option("spec", args->spec_path, "SPEC.yaml")->required();
@@ -339,8 +366,8 @@ Runner AddClientCommands(CLI::App& app) {
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a task");
   common(cancel, true);
   cancel->add_option("--task", args->task, "task name")->required();
-  return [&app, args]() -> int {
-    if (app.got_subcommand("nodes")) return Nodes(*args);
+  return [&app, args, revoke]() -> int {
+    if (app.got_subcommand("nodes")) return revoke->parsed() ? RevokeNode(*args) : Nodes(*args);
     if (app.got_subcommand("submit")) return Submit(*args);
     if (app.got_subcommand("tasks")) return Tasks(*args);
     if (app.got_subcommand("wait")) return Wait(*args);

@@ -23,6 +23,10 @@ void AddTlsFlags(CLI::App* cmd, TlsOptions* tls, bool server) {
   cmd->add_option("--tls-key", tls->key, "PEM private key");
   cmd->add_option("--tls-ca", tls->ca, "PEM CA bundle that signs the peers");
   if (server) cmd->add_flag("--require-client-cert", tls->require_client_cert, "mutual TLS: refuse clients without a certificate");
+  if (!server) {
+    cmd->add_option("--admin-token-file", tls->admin_token_file,
+                    "the coordinator's admin.token (default: $MLIOT_ADMIN_TOKEN_FILE, else .mliot/admin.token)");
+  }
 }
 
 std::atomic<bool>& StopOnSignal() {
@@ -59,7 +63,9 @@ absl::Status CheckPlaintextBind(const std::string& listen, const TlsOptions& tls
         "--listen ", listen, ": without --tls-cert/--tls-key the ", role,
         " only binds loopback (127.0.0.1); give certificates to listen on other addresses"));
   }
-  std::fprintf(stderr, "%s: plaintext on %s: UNAUTHENTICATED (loopback only; give --tls-cert/--tls-key/--tls-ca for TLS)\n",
+  std::fprintf(stderr,
+               "%s: plaintext on %s, loopback only (give --tls-cert/--tls-key/--tls-ca for TLS); every call needs a "
+               "token: admin.token for the operator, join.token for nodes, a task's token for its clients\n",
                role.c_str(), listen.c_str());
   return absl::OkStatus();
 }

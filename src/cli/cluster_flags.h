@@ -27,7 +27,7 @@ std::atomic<bool>& StopOnSignal();
 absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const std::string& text);
 
 // Binding a plaintext server beyond loopback is refused: an error naming
-// the flag. Prints the "unauthenticated" notice for loopback plaintext.
+// the flag. Prints what protects a loopback plaintext server (tokens).
 absl::Status CheckPlaintextBind(const std::string& listen, const TlsOptions& tls, const std::string& role);
 
 }  // namespace mliot::cli

@@ -29,6 +29,8 @@ Runner AddServerCommands(CLI::App& app);
 Runner AddClientCommands(CLI::App& app);
 // versions, rollback, pin (model lifecycle): -1 likewise.
 Runner AddLifecycleCommands(CLI::App& app);
+// token rotate (cli/auth_commands.cc).
+Runner AddAuthCommands(CLI::App& app);
 // device simulate, monitor: -1 likewise.
 Runner AddStreamCommands(CLI::App& app);
 

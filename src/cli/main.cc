@@ -1,5 +1,7 @@
 // mliot: one binary for every role. See `mliot --help`.
 
+#include <sys/stat.h>
+
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +11,9 @@
 #include "common/blas_threads.h"
 
 int main(int argc, char** argv) {
+  // Every file this process or its workers make is its owner's alone:
+  // tokens, keys, the coordinator's database, task data (docs/SECURITY.md).
+  umask(077);
   // Trials run in parallel on the cores; see common/blas_threads.h.
   mliot::LimitBlasToOneThread();
   // Training steps reuse freed heap memory instead of faulting in fresh pages.
@@ -24,6 +29,7 @@ int main(int argc, char** argv) {
   mliot::cli::Runner client = mliot::cli::AddClientCommands(app);
   mliot::cli::Runner stream = mliot::cli::AddStreamCommands(app);
   mliot::cli::Runner lifecycle = mliot::cli::AddLifecycleCommands(app);
+  mliot::cli::Runner auth = mliot::cli::AddAuthCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -37,6 +43,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("eval")) return eval();
   if (app.got_subcommand("adapt")) return adapt();
   if (int rc = stream(); rc >= 0) return rc;
+  if (int rc = auth(); rc >= 0) return rc;
   if (app.got_subcommand("bench")) return bench();
   if (int rc = server(); rc >= 0) return rc;
   if (int rc = client(); rc >= 0) return rc;

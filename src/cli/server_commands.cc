@@ -20,6 +20,8 @@
 #include "cli/demo.h"
 #include "node/benchmark.h"
 #include "common/broker_uri.h"
+#include "auth/authorizer.h"
+#include "auth/token_set.h"
 #include "common/grpc_util.h"
 #include "coord/coordinator.h"
 #include "node/agent.h"
@@ -124,15 +126,23 @@ int RunWorker(WorkerArgs& a) {
     return s.ok() ? 0 : Fail(s);
   }
   if (a.role != "serve") return Fail(absl::InvalidArgumentError(absl::StrCat("worker role '", a.role, "': valid: train, serve, benchmark")));
-  absl::StatusOr<std::string> token = ReadFile(a.task_dir + "/token");
-  if (!token.ok()) return Fail(token.status());
-  ServingService service(spec->name, a.task_dir + "/bundle", a.task_dir + "/feedback", *token);
+  ServingService service(spec->name, a.task_dir + "/bundle", a.task_dir + "/feedback");
   service.set_stats_path(a.task_dir + "/serve.stats");
   service.set_guarded(spec->versions.guarded);
   if (absl::Status s = service.Start(); !s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(a.tls);
   if (!creds.ok()) return Fail(creds.status());
   grpc::ServerBuilder builder;
+  // Clients of this task only: a token whose hash the node agent listed.
+  auth::TokenSet tokens(a.task_dir + "/tokens");
+  auth::AuthorizerOptions auth_options;
+  auth_options.lookup = [&tokens, task = spec->name](const std::string& sha256) -> std::optional<auth::Identity> {
+    if (!tokens.Contains(sha256)) return std::nullopt;
+    return auth::Identity{auth::kClient, task};
+  };
+  auth_options.audit = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  auth::Authorizer authorizer(auth_options);
+  authorizer.Install(**creds, builder);
   // Feedback carries up to ~8 MiB of rows a call (cli/client.cc), raw audio a window.
   builder.SetMaxReceiveMessageSize(64 << 20);
   int port = 0;
@@ -201,6 +211,7 @@ int RunUpTestbed(UpArgs& a, Coordinator& coordinator, const Testbed& testbed) {
   o.data_dir = a.data_dir + "/testbed";
   o.self_exe = SelfExe();
   o.benchmark = a.benchmark;
+  o.join_token_file = a.data_dir + "/join.token";
   absl::Status s = RunTestbed(testbed, o, StopOnSignal());
   coordinator.Shutdown();
   return s.ok() ? 0 : Fail(s);
@@ -220,6 +231,7 @@ int RunUp(UpArgs& a) {
   CoordinatorOptions co;
   co.listen = a.listen;
   co.data_dir = a.data_dir + "/coordinator";
+  co.credentials_dir = a.data_dir;  // D/admin.token, D/join.token
   co.tls = a.tls;
   Coordinator coordinator(co);
   if (absl::Status s = coordinator.Start(); !s.ok()) return Fail(s);
@@ -231,17 +243,19 @@ int RunUp(UpArgs& a) {
   ao.labels = {{"locality", "local"}};
   ao.benchmark = a.benchmark;
   ao.tls = a.tls;
+  ao.join_token_file = a.data_dir + "/join.token";
   ao.self_exe = SelfExe();
   NodeAgent agent(ao);
   if (absl::Status s = agent.Start(); !s.ok()) return Fail(s);
-  std::fprintf(stderr, "mliot up: coordinator %s, node 'local' (%s), state in %s\n",
-               coordinator.address().c_str(), agent.isolation().c_str(), a.data_dir.c_str());
+  std::fprintf(stderr, "mliot up: coordinator %s, node 'local' (%s), state in %s (admin token: %s/admin.token)\n",
+               coordinator.address().c_str(), agent.isolation().c_str(), a.data_dir.c_str(), a.data_dir.c_str());
   std::thread node_thread([&] { agent.Run(stop); });
   int rc = 0;
   if (a.demo) {
     DemoOptions d;
     d.coordinator = coordinator.address();
     d.tls = a.tls;
+    d.tls.admin_token_file = a.data_dir + "/admin.token";
     d.budget_s = a.demo_budget_s;
     rc = RunDemo(d, stop);
   } else {
@@ -263,6 +277,9 @@ Runner AddServerCommands(CLI::App& app) {
   c->add_option("--data-dir", coordinator->options.data_dir, "state directory (SQLite, data, bundles)")->capture_default_str();
   c->add_option("--heartbeat-timeout-s", coordinator->options.heartbeat_timeout_s, "a node silent this long is dead")
       ->capture_default_str();
+  c->add_option("--token-grace-s", coordinator->options.token_grace_s,
+                "after `mliot token rotate`, the old task token works this long unless the call says otherwise")
+      ->capture_default_str();
   AddTlsFlags(c, &coordinator->options.tls, true);
 
   auto node = std::make_shared<NodeArgs>();
@@ -282,6 +299,10 @@ Runner AddServerCommands(CLI::App& app) {
   n->add_option("--added-rtt-ms", node->options.added_rtt_ms,
                 "emulated network: a proxy adds this round-trip time in front of the node's and its workers' ports");
   n->add_option("--cgroup-prefix", node->options.cgroup_prefix, "control group its workers go under (default: mliot-NAME)");
+  n->add_option("--join-token-file", node->options.join_token_file,
+                "the coordinator's join.token: registers this node once, which then keeps its own credential in "
+                "DATA_DIR/node.token (not needed with a node certificate)")
+      ->envname("MLIOT_JOIN_TOKEN_FILE");
   AddTlsFlags(n, &node->options.tls, true);
 
   auto worker = std::make_shared<WorkerArgs>();

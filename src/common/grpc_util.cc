@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "auth/secrets.h"
 #include "common/status_util.h"
 
 namespace mliot {
@@ -48,10 +49,13 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsOptions& tls) {
-  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  // Plaintext: loopback peers only (gRPC's local credentials), which also
+  // lets the auth processor (auth/authorizer.h) run on every call.
+  if (!tls.enabled()) return grpc::experimental::LocalServerCredentials(LOCAL_TCP);
   if (tls.cert.empty() || tls.key.empty()) {
     return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");
   }
+  MLIOT_RETURN_IF_ERROR(auth::CheckPrivateFile(tls.key));
   grpc::SslServerCredentialsOptions options(
       tls.require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
                               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
@@ -67,7 +71,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(const TlsOptions& tls) {
-  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  if (!tls.enabled()) return grpc::experimental::LocalCredentials(LOCAL_TCP);
   grpc::SslCredentialsOptions options;
   if (!tls.ca.empty()) {
     MLIOT_ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(tls.ca));
@@ -75,6 +79,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(con
   if (!tls.cert.empty()) {
     MLIOT_ASSIGN_OR_RETURN(options.pem_cert_chain, ReadFile(tls.cert));
     if (tls.key.empty()) return absl::InvalidArgumentError("--tls-cert needs --tls-key");
+    MLIOT_RETURN_IF_ERROR(auth::CheckPrivateFile(tls.key));
     MLIOT_ASSIGN_OR_RETURN(options.pem_private_key, ReadFile(tls.key));
   }
   return grpc::SslCredentials(options);
@@ -97,8 +102,10 @@ grpc::ChannelArguments CoordinatorChannelArguments() {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address, const TlsOptions& tls,
-                                                           const grpc::ChannelArguments& args) {
+                                                           const grpc::ChannelArguments& args,
+                                                           const std::string& bearer) {
   MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds, ChannelCredentials(tls));
+  if (!bearer.empty()) creds = grpc::CompositeChannelCredentials(creds, grpc::AccessTokenCredentials(bearer));
   return grpc::CreateCustomChannel(address, creds, args);
 }
 
@@ -132,18 +139,5 @@ bool LoopbackAccepts(int port) {
 
 std::string BearerValue(const std::string& token) { return absl::StrCat("Bearer ", token); }
 
-grpc::Status CheckBearer(const grpc::ServerContext& context, const std::string& token) {
-  if (token.empty()) return grpc::Status::OK;
-  const auto& md = context.client_metadata();
-  auto it = md.find(kAuthorization);
-  if (it == md.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing bearer token");
-  }
-  const std::string value(it->second.data(), it->second.size());
-  if (value != BearerValue(token)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
-  }
-  return grpc::Status::OK;
-}
 
 }  // namespace mliot

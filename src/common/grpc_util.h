@@ -17,12 +17,16 @@ grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
 
 // TLS configuration shared by every server and client. With no files set,
-// channels are plaintext (the embedded default, loopback only).
+// channels are plaintext (the embedded default, loopback only). A private
+// key readable by group or others is refused, naming the file.
 struct TlsOptions {
   std::string cert;  // PEM certificate chain of this process
   std::string key;   // PEM private key
   std::string ca;    // PEM CA bundle that signs the peers
   bool require_client_cert = false;  // servers: mutual TLS
+  // Clients: the file holding the admin token (auth/roles.h); see
+  // cli::AdminToken for where it is looked for when empty.
+  std::string admin_token_file;
   bool enabled() const { return !cert.empty() || !ca.empty(); }
 };
 
@@ -38,19 +42,20 @@ grpc::ChannelArguments DefaultChannelArguments();
 // Downloads from the coordinator keep HTTP/2's default 64 KiB window.
 grpc::ChannelArguments CoordinatorChannelArguments();
 
-// A channel to `address` with the given TLS options and `args`. Channels
+// A channel to `address` with the given TLS options and `args`; with a
+// `bearer` token, every call on it carries `authorization: Bearer TOKEN`
+// (the caller's credential, auth/roles.h). Plaintext channels reach
+// loopback servers only (gRPC's local credentials). Channels
 // with equal arguments to one address share one connection (gRPC's global
 // subchannel pool); set GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL for a channel's
 // own connection.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& address, const TlsOptions& tls,
-                                                           const grpc::ChannelArguments& args = DefaultChannelArguments());
+                                                           const grpc::ChannelArguments& args = DefaultChannelArguments(),
+                                                           const std::string& bearer = "");
 
-// The metadata key and the check used by serving workers.
+// The metadata key of a caller's credential (checked by auth/authorizer.h).
 inline constexpr char kAuthorization[] = "authorization";
 std::string BearerValue(const std::string& token);
-// OK when the call carries `authorization: Bearer <token>`; Unauthenticated
-// otherwise. An empty expected token accepts every call.
-grpc::Status CheckBearer(const grpc::ServerContext& context, const std::string& token);
 
 // Reads a whole file; NotFound naming the path.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

@@ -14,7 +14,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "auth/authorizer.h"
+#include "auth/secrets.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/match.h"
 #include "common/file_transfer.h"
 #include "common/status_util.h"
@@ -45,12 +50,13 @@ int64_t UnixMs() {
       .count();
 }
 
-std::string NewToken() {
-  std::random_device rd;
-  std::string token;
-  const char* hex = "0123456789abcdef";
-  for (int i = 0; i < 32; ++i) token += hex[rd() % 16];
-  return token;
+// Node names: 1-64 of A-Z, a-z, 0-9, '.', '_' and '-'.
+bool ValidNodeName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return true;
 }
 
 TaskState StateOf(v1::TaskPhase phase) {
@@ -133,7 +139,22 @@ absl::Status CoordinatorService::Init() {
   std::error_code ec;
   fs::create_directories(o_.data_dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(o_.data_dir, ": cannot create: ", ec.message()));
+  fs::permissions(o_.data_dir, fs::perms::owner_all, ec);  // 0700: tasks' data and the secrets
+  MLIOT_ASSIGN_OR_RETURN(auth::CoordinatorSecrets secrets,
+                         auth::CoordinatorSecrets::Load(o_.data_dir, o_.credentials_dir.empty() ? o_.data_dir
+                                                                                                : o_.credentials_dir));
+  secrets_ = std::move(secrets);
   MLIOT_ASSIGN_OR_RETURN(store_, Store::Open(o_.data_dir + "/coordinator.db"));
+  MLIOT_ASSIGN_OR_RETURN(std::vector<NodeCredentialRecord> credentials, store_->ListNodeCredentials());
+  {
+    absl::MutexLock lock(&auth_mu_);
+    holders_[secrets_->admin_sha256()] = {auth::Identity{auth::kAdmin, ""}, 0};
+    holders_[secrets_->join_sha256()] = {auth::Identity{auth::kJoin, ""}, 0};
+    for (NodeCredentialRecord& c : credentials) {
+      if (!c.revoked) holders_[c.token_sha256] = {auth::Identity{auth::kNode, c.name}, 0};
+      node_credentials_[c.name] = std::move(c);
+    }
+  }
   MLIOT_ASSIGN_OR_RETURN(std::vector<NodeRecord> nodes, store_->ListNodes());
   for (const NodeRecord& n : nodes) registry_.Restore(FromRecord(n));
   MLIOT_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, store_->ListTasks());
@@ -149,6 +170,8 @@ absl::Status CoordinatorService::Init() {
       e.keep = spec->versions.keep;
       e.keep_days = spec->versions.keep_days;
     }
+    if (r.token_generation < 0) (void)store_->PutTask(r);  // drops a plain token kept before schema 4
+    IndexTokens(r);
     e.record = std::move(r);
     e.stored_version = StoredVersion(e.record.name);
     e.stored_bytes = DirectoryBytes(absl::StrCat(o_.data_dir, "/bundles/", e.record.name));
@@ -262,10 +285,32 @@ void CoordinatorService::CheckNodes() {
   }
 }
 
-grpc::Status CoordinatorService::RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest* request,
+grpc::Status CoordinatorService::RegisterNode(grpc::ServerContext* context, const v1::RegisterNodeRequest* request,
                                               v1::RegisterNodeResponse* response) {
   const v1::NodeInfo& info = request->info();
-  if (info.name().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node name is empty");
+  if (!ValidNodeName(info.name())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("node name '", info.name(), "' must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'"));
+  }
+  if (auth::Authorizer::CallerOf(*context).role == auth::kJoin) {
+    // Joined with the join token: the node's own credential from now on;
+    // one it held before (a machine that lost its data) stops working.
+    NodeCredentialRecord credential;
+    credential.name = info.name();
+    const std::string token = auth::RandomHex(20);
+    credential.token_sha256 = auth::Sha256Hex(token);
+    credential.issued_unix_ms = UnixMs();
+    if (absl::Status s = store_->PutNodeCredential(credential); !s.ok()) return ToGrpc(s);
+    absl::MutexLock lock(&auth_mu_);
+    if (auto old = node_credentials_.find(info.name()); old != node_credentials_.end()) {
+      holders_.erase(old->second.token_sha256);
+    }
+    holders_[credential.token_sha256] = {auth::Identity{auth::kNode, info.name()}, 0};
+    node_credentials_[info.name()] = credential;
+    response->set_node_token(token);
+    Log(absl::StrCat("node ", info.name(), " joined: node credential issued"));
+  }
+  response->set_wake_token(secrets_->WakeToken(info.name()));
   registry_.Register(info);
   if (absl::Status s = store_->PutNode(ToRecord(info)); !s.ok()) return ToGrpc(s);
   Log(absl::StrCat("node ", info.name(), " registered (", info.cores(), " cores, ", info.memory_mb(),
@@ -347,7 +392,15 @@ void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1
     v1::TaskAssignment* a = response->add_assignments();
     a->set_task(name);
     a->set_spec_yaml(t.record.spec_yaml);
-    a->set_token(t.record.token);
+    if (!t.record.token_sha256.empty()) {
+      v1::TokenHash* h = a->add_token_hashes();
+      h->set_sha256(t.record.token_sha256);
+    }
+    if (!t.record.previous_token_sha256.empty() && t.record.previous_valid_until_unix_ms > UnixMs()) {
+      v1::TokenHash* h = a->add_token_hashes();
+      h->set_sha256(t.record.previous_token_sha256);
+      h->set_valid_until_unix_ms(t.record.previous_valid_until_unix_ms);
+    }
     a->set_stored_version(t.stored_version);
     a->set_pinned_version(t.record.pinned_version);
     a->set_rollback_to(t.record.rollback_to);
@@ -485,7 +538,9 @@ grpc::Status CoordinatorService::Submit(grpc::ServerContext*, const v1::SubmitRe
       return ToGrpc(s);
     }
   }
-  t.record.token = NewToken();
+  t.record.token_generation = 1;
+  const std::string token = secrets_->TaskToken(spec->name, 1);
+  t.record.token_sha256 = auth::Sha256Hex(token);
   t.record.state = TaskState::kPending;
   t.record.created_unix_ms = t.record.updated_unix_ms = UnixMs();
   if (absl::Status s = store_->PutTask(t.record); !s.ok()) {
@@ -494,7 +549,8 @@ grpc::Status CoordinatorService::Submit(grpc::ServerContext*, const v1::SubmitRe
   }
   response->set_task(spec->name);
   response->set_node(t.record.node);
-  response->set_token(t.record.token);
+  response->set_token(token);
+  IndexTokens(t.record);
   Log(absl::StrCat("task ", spec->name, " placed on ", t.record.node, " (ranking ", t.record.ranking, ")"));
   MoveInIndexLocked(spec->name, "", t.record.node);
   tasks_[spec->name] = std::move(t);
@@ -543,7 +599,7 @@ grpc::Status CoordinatorService::ListTasks(grpc::ServerContext*, const v1::ListT
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::GetTask(grpc::ServerContext*, const v1::GetTaskRequest* request,
+grpc::Status CoordinatorService::GetTask(grpc::ServerContext* context, const v1::GetTaskRequest* request,
                                          v1::TaskInfo* info) {
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(request->task());
@@ -551,7 +607,12 @@ grpc::Status CoordinatorService::GetTask(grpc::ServerContext*, const v1::GetTask
     return TaskNotFound(request->task());
   }
   FillInfo(it->second, info);
-  info->set_token(it->second.record.token);
+  // The token goes to the admin only (a client already holds it); a token
+  // kept from before schema 4 cannot be shown: `mliot token rotate` makes one.
+  const TaskRecord& r = it->second.record;
+  if (auth::Authorizer::CallerOf(*context).role == auth::kAdmin && r.token_generation > 0) {
+    info->set_token(secrets_->TaskToken(r.name, r.token_generation));
+  }
   return grpc::Status::OK;
 }
 
@@ -563,6 +624,7 @@ grpc::Status CoordinatorService::Cancel(grpc::ServerContext*, const v1::CancelRe
     return TaskNotFound(request->task());
   }
   if (absl::Status s = store_->DeleteTask(request->task()); !s.ok()) return ToGrpc(s);
+  UnindexTokens(it->second.record);
   MoveInIndexLocked(it->first, it->second.record.node, "");
   tasks_.erase(it);
   std::error_code ec;
@@ -598,8 +660,8 @@ void CoordinatorService::WakeNode(const std::string& node) {
   if (!entry || entry->info.address().empty()) return;
   const std::string address = entry->info.address();
   const TlsOptions tls = o_.tls;
-  std::thread([address, tls] {
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address, tls);
+  std::thread([address, tls, wake = secrets_->WakeToken(node)] {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address, tls, DefaultChannelArguments(), wake);
     if (!channel.ok()) return;
     std::unique_ptr<v1::Node::Stub> stub = v1::Node::NewStub(*channel);
     grpc::ClientContext ctx;
@@ -762,6 +824,110 @@ grpc::Status CoordinatorService::Pin(grpc::ServerContext*, const v1::PinRequest*
   return grpc::Status::OK;
 }
 
+void CoordinatorService::IndexTokens(const TaskRecord& r) {
+  absl::MutexLock lock(&auth_mu_);
+  if (!r.token_sha256.empty()) holders_[r.token_sha256] = {auth::Identity{auth::kClient, r.name}, 0};
+  if (!r.previous_token_sha256.empty()) {
+    holders_[r.previous_token_sha256] = {auth::Identity{auth::kClient, r.name}, r.previous_valid_until_unix_ms};
+  }
+}
+
+void CoordinatorService::UnindexTokens(const TaskRecord& r) {
+  absl::MutexLock lock(&auth_mu_);
+  holders_.erase(r.token_sha256);
+  holders_.erase(r.previous_token_sha256);
+}
+
+std::optional<auth::Identity> CoordinatorService::IdentityOf(const std::string& token_sha256) {
+  absl::MutexLock lock(&auth_mu_);
+  auto it = holders_.find(token_sha256);
+  if (it == holders_.end()) return std::nullopt;
+  if (it->second.valid_until_unix_ms > 0 && UnixMs() >= it->second.valid_until_unix_ms) return std::nullopt;
+  return it->second.identity;
+}
+
+bool CoordinatorService::NodeHasTask(const std::string& node, const std::string& task) const {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_by_node_.find(node);
+  return it != tasks_by_node_.end() && it->second.count(task) > 0;
+}
+
+bool CoordinatorService::NodeRevoked(const std::string& node) const {
+  absl::MutexLock lock(&auth_mu_);
+  auto it = node_credentials_.find(node);
+  return it != node_credentials_.end() && it->second.revoked;
+}
+
+grpc::Status CoordinatorService::RotateToken(grpc::ServerContext*, const v1::RotateTokenRequest* request,
+                                             v1::RotateTokenResponse* response) {
+  const double grace_s = request->has_grace_s() ? request->grace_s() : o_.token_grace_s;
+  if (!(grace_s >= 0) || grace_s > 30 * 86400) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "grace_s must be between 0 and 2592000 (30 days)");
+  }
+  std::string node;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = tasks_.find(request->task());
+    if (it == tasks_.end()) return TaskNotFound(request->task());
+    TaskRecord updated = it->second.record;
+    updated.previous_token_sha256 = updated.token_sha256;
+    updated.previous_valid_until_unix_ms = UnixMs() + static_cast<int64_t>(grace_s * 1000);
+    updated.token_generation = std::max<int64_t>(updated.token_generation, 0) + 1;
+    const std::string token = secrets_->TaskToken(updated.name, updated.token_generation);
+    updated.token_sha256 = auth::Sha256Hex(token);
+    updated.updated_unix_ms = UnixMs();
+    if (absl::Status s = store_->PutTask(updated); !s.ok()) return ToGrpc(s);
+    UnindexTokens(it->second.record);
+    IndexTokens(updated);
+    it->second.record = updated;
+    EventLocked(it->second, absl::StrFormat("token rotated (generation %d); the old one works %.0f s more",
+                                            updated.token_generation, grace_s));
+    response->set_task(updated.name);
+    response->set_token(token);
+    response->set_generation(updated.token_generation);
+    response->set_previous_valid_until_unix_ms(updated.previous_valid_until_unix_ms);
+    node = updated.node;
+  }
+  if (!node.empty()) WakeNode(node);  // its serving worker learns the new hash at once
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::RevokeNode(grpc::ServerContext*, const v1::RevokeNodeRequest* request,
+                                            v1::RevokeNodeResponse* response) {
+  const std::string& name = request->name();
+  if (!ValidNodeName(name)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat("'", name, "' is not a node name"));
+  }
+  NodeCredentialRecord credential;
+  {
+    absl::MutexLock lock(&auth_mu_);
+    auto it = node_credentials_.find(name);
+    if (it != node_credentials_.end()) credential = it->second;
+  }
+  if (credential.name.empty() && !registry_.Get(name)) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("node '", name, "' not found"));
+  }
+  credential.name = name;
+  credential.revoked = true;
+  credential.issued_unix_ms = UnixMs();
+  if (absl::Status s = store_->PutNodeCredential(credential); !s.ok()) return ToGrpc(s);
+  {
+    absl::MutexLock lock(&auth_mu_);
+    holders_.erase(credential.token_sha256);
+    node_credentials_[name] = credential;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = tasks_by_node_.find(name); it != tasks_by_node_.end()) {
+      for (const std::string& t : it->second) response->add_tasks(t);
+    }
+  }
+  response->set_name(name);
+  Log(absl::StrCat("node ", name, " revoked: its calls are refused; its ", response->tasks_size(),
+                   " task(s) move when it is declared dead"));
+  return grpc::Status::OK;
+}
+
 Coordinator::Coordinator(CoordinatorOptions options, const Clock* clock)
     : o_(options), service_(std::make_unique<CoordinatorService>(std::move(options), clock)) {}
 
@@ -775,6 +941,19 @@ absl::Status Coordinator::Start() {
   MLIOT_RETURN_IF_ERROR(service_->Init());
   MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
   grpc::ServerBuilder builder;
+  auth::AuthorizerOptions auth_options;
+  CoordinatorService* service = service_.get();
+  auth_options.lookup = [service](const std::string& sha256) { return service->IdentityOf(sha256); };
+  auth_options.node_has_task = [service](const std::string& node, const std::string& task) {
+    return service->NodeHasTask(node, task);
+  };
+  auth_options.node_revoked = [service](const std::string& node) { return service->NodeRevoked(node); };
+  auth_options.audit = [](const std::string& line) {
+    Log(absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(), absl::UTCTimeZone()), line));
+  };
+  auth_options.blocking = true;  // NodeHasTask takes the state mutex
+  authorizer_ = std::make_unique<auth::Authorizer>(std::move(auth_options));
+  authorizer_->Install(*creds, builder);
   int port = 0;
   builder.AddListeningPort(o_.listen, creds, &port);
   builder.RegisterService(service_.get());

@@ -22,12 +22,16 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "auth/credentials.h"
+#include "auth/authorizer.h"
+#include "auth/roles.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/grpc_util.h"
@@ -48,6 +52,12 @@ struct CoordinatorOptions {
   // device that lost power: the coordinator sends no keep-alive pings.
   int connection_idle_ms = 60000;
   TlsOptions tls;
+  // Where admin.token and join.token are written (default: data_dir);
+  // `mliot up` puts them at the top of its data directory.
+  std::string credentials_dir;
+  // How long a task's old token keeps working after `mliot token rotate`
+  // when the call names no grace period.
+  double token_grace_s = 60;
 };
 
 // Heartbeat is an asynchronous method served by one thread that polls its
@@ -80,6 +90,16 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
                             v1::ListVersionsResponse*) override;
   grpc::Status Rollback(grpc::ServerContext*, const v1::RollbackRequest*, v1::RollbackResponse*) override;
   grpc::Status Pin(grpc::ServerContext*, const v1::PinRequest*, v1::PinResponse*) override;
+  grpc::Status RotateToken(grpc::ServerContext*, const v1::RotateTokenRequest*, v1::RotateTokenResponse*) override;
+  grpc::Status RevokeNode(grpc::ServerContext*, const v1::RevokeNodeRequest*, v1::RevokeNodeResponse*) override;
+
+  // For the authorizer (auth/authorizer.h) of the coordinator's server: the
+  // identity a token hash stands for, whether a task is placed on a node,
+  // whether a node's credentials were revoked.
+  std::optional<auth::Identity> IdentityOf(const std::string& token_sha256);
+  bool NodeHasTask(const std::string& node, const std::string& task) const;
+  bool NodeRevoked(const std::string& node) const;
+  const auth::CoordinatorSecrets& secrets() const { return *secrets_; }
 
   // Answers heartbeats arriving on `cq` until the server and then `cq` are
   // shut down; returns once `cq` is drained. Run on one thread per queue.
@@ -126,6 +146,9 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillInfo(const TaskEntry& task, v1::TaskInfo* info) const;
   void FailoverLoop();
+  // Files a task's current (and rotated-out) token hashes for IdentityOf.
+  void IndexTokens(const TaskRecord& record);
+  void UnindexTokens(const TaskRecord& record);
 
   CoordinatorOptions o_;
   const Clock* clock_;
@@ -138,6 +161,17 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
   std::map<std::string, std::set<std::string>> tasks_by_node_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread failover_;
+
+  std::optional<auth::CoordinatorSecrets> secrets_;
+  // Credential hashes -> who; kept apart from mu_ so that a call's check
+  // never waits on a store write.
+  mutable absl::Mutex auth_mu_;
+  struct Holder {
+    auth::Identity identity;
+    int64_t valid_until_unix_ms = 0;  // 0: no end
+  };
+  std::map<std::string, Holder> holders_ ABSL_GUARDED_BY(auth_mu_);
+  std::map<std::string, NodeCredentialRecord> node_credentials_ ABSL_GUARDED_BY(auth_mu_);
 };
 
 // The coordinator as a running gRPC server.
@@ -155,6 +189,7 @@ class Coordinator {
  private:
   CoordinatorOptions o_;
   std::unique_ptr<CoordinatorService> service_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::ServerCompletionQueue> heartbeat_cq_;
   std::thread heartbeat_thread_;  // one: a second thread on the queue costs more than it adds

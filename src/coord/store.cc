@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "auth/secrets.h"
 #include "common/status_util.h"
 #include "nlohmann/json.hpp"
 
@@ -77,6 +78,21 @@ constexpr const char* kMigrations[] = {
       ALTER TABLE tasks ADD COLUMN rollback_to INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE tasks ADD COLUMN rollback_seq INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 4: least privilege (src/auth/): task tokens kept as hashes (the old
+    // plain `token` column is emptied as rows are rewritten), and node
+    // credentials.
+    R"sql(
+      ALTER TABLE tasks ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tasks ADD COLUMN token_sha256 TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN previous_token_sha256 TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN previous_valid_until_ms INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE node_credentials (
+        name           TEXT PRIMARY KEY NOT NULL,
+        token_sha256   TEXT NOT NULL,
+        revoked        INTEGER NOT NULL,
+        issued_unix_ms INTEGER NOT NULL
+      );
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -104,26 +120,39 @@ constexpr const char* kDeleteNodeSql = "DELETE FROM nodes WHERE name = ?1";
 
 constexpr const char* kPutTaskSql = R"sql(
   INSERT INTO tasks (name, spec_yaml, node, state, version, token, ranking, message,
-                     created_unix_ms, updated_unix_ms, pinned_version, rollback_to, rollback_seq)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     created_unix_ms, updated_unix_ms, pinned_version, rollback_to, rollback_seq,
+                     token_generation, token_sha256, previous_token_sha256, previous_valid_until_ms)
+  VALUES (?1, ?2, ?3, ?4, ?5, '', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
   ON CONFLICT(name) DO UPDATE SET
     spec_yaml = excluded.spec_yaml, node = excluded.node, state = excluded.state,
     version = excluded.version, token = excluded.token, ranking = excluded.ranking,
     message = excluded.message, created_unix_ms = excluded.created_unix_ms,
     updated_unix_ms = excluded.updated_unix_ms, pinned_version = excluded.pinned_version,
-    rollback_to = excluded.rollback_to, rollback_seq = excluded.rollback_seq
+    rollback_to = excluded.rollback_to, rollback_seq = excluded.rollback_seq,
+    token_generation = excluded.token_generation, token_sha256 = excluded.token_sha256,
+    previous_token_sha256 = excluded.previous_token_sha256,
+    previous_valid_until_ms = excluded.previous_valid_until_ms
 )sql";
 constexpr const char* kGetTaskSql = R"sql(
   SELECT name, spec_yaml, node, state, version, token, ranking, message, created_unix_ms,
-         updated_unix_ms, pinned_version, rollback_to, rollback_seq
+         updated_unix_ms, pinned_version, rollback_to, rollback_seq, token_generation, token_sha256,
+         previous_token_sha256, previous_valid_until_ms
   FROM tasks WHERE name = ?1
 )sql";
 constexpr const char* kListTasksSql = R"sql(
   SELECT name, spec_yaml, node, state, version, token, ranking, message, created_unix_ms,
-         updated_unix_ms, pinned_version, rollback_to, rollback_seq
+         updated_unix_ms, pinned_version, rollback_to, rollback_seq, token_generation, token_sha256,
+         previous_token_sha256, previous_valid_until_ms
   FROM tasks ORDER BY name
 )sql";
 constexpr const char* kDeleteTaskSql = "DELETE FROM tasks WHERE name = ?1";
+constexpr const char* kPutNodeCredentialSql = R"sql(
+  INSERT INTO node_credentials (name, token_sha256, revoked, issued_unix_ms) VALUES (?1, ?2, ?3, ?4)
+  ON CONFLICT(name) DO UPDATE SET
+    token_sha256 = excluded.token_sha256, revoked = excluded.revoked, issued_unix_ms = excluded.issued_unix_ms
+)sql";
+constexpr const char* kListNodeCredentialsSql =
+    "SELECT name, token_sha256, revoked, issued_unix_ms FROM node_credentials ORDER BY name";
 
 constexpr TaskState kAllStates[] = {TaskState::kPending, TaskState::kTraining, TaskState::kServing,
                                     TaskState::kFailed};
@@ -239,6 +268,8 @@ struct Store::Impl {
   Stmt get_task ABSL_GUARDED_BY(mu);
   Stmt list_tasks ABSL_GUARDED_BY(mu);
   Stmt delete_task ABSL_GUARDED_BY(mu);
+  Stmt put_node_credential ABSL_GUARDED_BY(mu);
+  Stmt list_node_credentials ABSL_GUARDED_BY(mu);
 
   absl::Status Error(int rc, absl::string_view op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return SqliteError(db.get(), rc, path, op);
@@ -357,7 +388,7 @@ absl::StatusOr<TaskRecord> Store::Impl::ReadTask(sqlite3_stmt* stmt) {
   }
   task.state = *parsed;
   task.version = sqlite3_column_int64(stmt, 4);
-  task.token = ColumnText(stmt, 5);
+  const std::string legacy_token = ColumnText(stmt, 5);
   task.ranking = ColumnText(stmt, 6);
   task.message = ColumnText(stmt, 7);
   task.created_unix_ms = sqlite3_column_int64(stmt, 8);
@@ -365,6 +396,15 @@ absl::StatusOr<TaskRecord> Store::Impl::ReadTask(sqlite3_stmt* stmt) {
   task.pinned_version = sqlite3_column_int64(stmt, 10);
   task.rollback_to = sqlite3_column_int64(stmt, 11);
   task.rollback_seq = sqlite3_column_int64(stmt, 12);
+  task.token_generation = sqlite3_column_int64(stmt, 13);
+  task.token_sha256 = ColumnText(stmt, 14);
+  task.previous_token_sha256 = ColumnText(stmt, 15);
+  task.previous_valid_until_unix_ms = sqlite3_column_int64(stmt, 16);
+  if (task.token_sha256.empty() && !legacy_token.empty()) {
+    // Written before schema 4: keep the token's hash; the plain one goes at the next write.
+    task.token_sha256 = auth::Sha256Hex(legacy_token);
+    task.token_generation = -1;
+  }
   return task;
 }
 
@@ -404,6 +444,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
     MLIOT_ASSIGN_OR_RETURN(impl->get_task, impl->Prepare(kGetTaskSql, "get task"));
     MLIOT_ASSIGN_OR_RETURN(impl->list_tasks, impl->Prepare(kListTasksSql, "list tasks"));
     MLIOT_ASSIGN_OR_RETURN(impl->delete_task, impl->Prepare(kDeleteTaskSql, "delete task"));
+    MLIOT_ASSIGN_OR_RETURN(impl->put_node_credential, impl->Prepare(kPutNodeCredentialSql, "put node credential"));
+    MLIOT_ASSIGN_OR_RETURN(impl->list_node_credentials,
+                           impl->Prepare(kListNodeCredentialsSql, "list node credentials"));
   }
   std::unique_ptr<Store> store(new Store());  // the constructor is private
   store->impl_ = std::move(impl);
@@ -493,7 +536,6 @@ absl::Status Store::PutTask(const TaskRecord& task) {
   BindText(stmt, 3, task.node);
   sqlite3_bind_text(stmt, 4, TaskStateName(task.state), -1, SQLITE_STATIC);
   sqlite3_bind_int64(stmt, 5, task.version);
-  BindText(stmt, 6, task.token);
   BindText(stmt, 7, task.ranking);
   BindText(stmt, 8, task.message);
   sqlite3_bind_int64(stmt, 9, task.created_unix_ms);
@@ -501,7 +543,41 @@ absl::Status Store::PutTask(const TaskRecord& task) {
   sqlite3_bind_int64(stmt, 11, task.pinned_version);
   sqlite3_bind_int64(stmt, 12, task.rollback_to);
   sqlite3_bind_int64(stmt, 13, task.rollback_seq);
+  sqlite3_bind_int64(stmt, 14, task.token_generation);
+  BindText(stmt, 15, task.token_sha256);
+  BindText(stmt, 16, task.previous_token_sha256);
+  sqlite3_bind_int64(stmt, 17, task.previous_valid_until_unix_ms);
   return impl_->StepWrite(stmt, absl::StrCat("put task '", task.name, "'")).status();
+}
+
+absl::Status Store::PutNodeCredential(const NodeCredentialRecord& credential) {
+  if (credential.name.empty()) return absl::InvalidArgumentError("node name is empty");
+  absl::MutexLock lock(&impl_->mu);
+  sqlite3_stmt* stmt = impl_->put_node_credential.get();
+  ScopedReset reset(stmt);
+  BindText(stmt, 1, credential.name);
+  BindText(stmt, 2, credential.token_sha256);
+  sqlite3_bind_int(stmt, 3, credential.revoked ? 1 : 0);
+  sqlite3_bind_int64(stmt, 4, credential.issued_unix_ms);
+  return impl_->StepWrite(stmt, absl::StrCat("put node credential '", credential.name, "'")).status();
+}
+
+absl::StatusOr<std::vector<NodeCredentialRecord>> Store::ListNodeCredentials() {
+  absl::MutexLock lock(&impl_->mu);
+  sqlite3_stmt* stmt = impl_->list_node_credentials.get();
+  ScopedReset reset(stmt);
+  std::vector<NodeCredentialRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    NodeCredentialRecord c;
+    c.name = ColumnText(stmt, 0);
+    c.token_sha256 = ColumnText(stmt, 1);
+    c.revoked = sqlite3_column_int(stmt, 2) != 0;
+    c.issued_unix_ms = sqlite3_column_int64(stmt, 3);
+    out.push_back(std::move(c));
+  }
+  if (rc != SQLITE_DONE) return impl_->Error(rc, "list node credentials");
+  return out;
 }
 
 absl::StatusOr<TaskRecord> Store::GetTask(const std::string& name) {

@@ -56,7 +56,14 @@ struct TaskRecord {
   std::string node;       // placement; empty while pending
   TaskState state = TaskState::kPending;
   int64_t version = 0;  // the bundle version serving (as last reported)
-  std::string token;    // bearer token for predict/feedback
+  // The bearer token for predict/feedback is never stored: its SHA-256 is,
+  // and the coordinator derives the token itself from its secret key and
+  // the generation (auth/credentials.h). Rows from before keep their hash
+  // with generation -1 (the token cannot be shown again; rotate it).
+  int64_t token_generation = 0;
+  std::string token_sha256;
+  std::string previous_token_sha256;  // after a rotation, accepted until...
+  int64_t previous_valid_until_unix_ms = 0;
   std::string ranking;  // JSON list of eligible nodes at placement, best first
   std::string message;  // last error or note, for `mliot tasks`
   int64_t created_unix_ms = 0;
@@ -65,6 +72,14 @@ struct TaskRecord {
   int64_t pinned_version = 0;  // 0: not pinned
   int64_t rollback_to = 0;     // the last rollback's target
   int64_t rollback_seq = 0;    // how many rollbacks were asked for
+};
+
+// A node's credential (auth/roles.h): only its hash is kept.
+struct NodeCredentialRecord {
+  std::string name;
+  std::string token_sha256;
+  bool revoked = false;
+  int64_t issued_unix_ms = 0;
 };
 
 // Errors from every method: Unavailable when the database stayed locked by
@@ -91,6 +106,9 @@ class Store {
   absl::StatusOr<TaskRecord> GetTask(const std::string& name);  // NotFound
   absl::StatusOr<std::vector<TaskRecord>> ListTasks();          // ordered by name
   absl::Status DeleteTask(const std::string& name);             // NotFound when absent
+
+  absl::Status PutNodeCredential(const NodeCredentialRecord& credential);  // insert or replace by name
+  absl::StatusOr<std::vector<NodeCredentialRecord>> ListNodeCredentials();
 
   // The schema version this build writes.
   static int SchemaVersion();

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/secrets.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -109,7 +110,10 @@ TaskRecord SampleTask(const std::string& name) {
   task.node = "edge-1";
   task.state = TaskState::kServing;
   task.version = 7;
-  task.token = "tok-" + name;
+  task.token_generation = 2;
+  task.token_sha256 = std::string(64, 'a');
+  task.previous_token_sha256 = std::string(64, 'b');
+  task.previous_valid_until_unix_ms = 1700000000003;
   task.ranking = R"(["edge-1","edge-2"])";
   task.message = "it's 'quoted'; DROP TABLE tasks; --";
   task.created_unix_ms = 1700000000001;
@@ -143,7 +147,10 @@ void ExpectTasksEqual(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(a.node, b.node);
   EXPECT_EQ(a.state, b.state);
   EXPECT_EQ(a.version, b.version);
-  EXPECT_EQ(a.token, b.token);
+  EXPECT_EQ(a.token_generation, b.token_generation);
+  EXPECT_EQ(a.token_sha256, b.token_sha256);
+  EXPECT_EQ(a.previous_token_sha256, b.previous_token_sha256);
+  EXPECT_EQ(a.previous_valid_until_unix_ms, b.previous_valid_until_unix_ms);
   EXPECT_EQ(a.ranking, b.ranking);
   EXPECT_EQ(a.message, b.message);
   EXPECT_EQ(a.created_unix_ms, b.created_unix_ms);
@@ -325,11 +332,20 @@ TEST_F(StoreTest, MigratesAnOlderSchemaKeepingData) {
     RawDb raw(path_);
     raw.Exec("DROP INDEX tasks_by_node; ALTER TABLE tasks DROP COLUMN pinned_version; "
              "ALTER TABLE tasks DROP COLUMN rollback_to; ALTER TABLE tasks DROP COLUMN rollback_seq; "
-             "PRAGMA user_version = 1;");
+             "ALTER TABLE tasks DROP COLUMN token_generation; ALTER TABLE tasks DROP COLUMN token_sha256; "
+             "ALTER TABLE tasks DROP COLUMN previous_token_sha256; "
+             "ALTER TABLE tasks DROP COLUMN previous_valid_until_ms; DROP TABLE node_credentials; "
+             "UPDATE tasks SET token = 'plain-old-token'; PRAGMA user_version = 1;");
   }
   auto store = OpenOrDie();
   ASSERT_NE(store, nullptr);
-  EXPECT_TRUE(store->GetTask("old").ok());
+  absl::StatusOr<TaskRecord> old = store->GetTask("old");
+  ASSERT_TRUE(old.ok());
+  // A plain token from before schema 4 is kept as its hash only, from the next write on.
+  EXPECT_EQ(old->token_sha256, auth::Sha256Hex("plain-old-token"));
+  EXPECT_EQ(old->token_generation, -1);
+  ASSERT_TRUE(store->PutTask(*old).ok());
+  EXPECT_EQ(RawDb(path_).Query("SELECT token FROM tasks WHERE name = 'old'"), "");
   RawDb raw(path_);
   EXPECT_EQ(raw.Query("PRAGMA user_version"), std::to_string(Store::SchemaVersion()));
   EXPECT_EQ(raw.Query("SELECT count(*) FROM sqlite_master WHERE name = 'tasks_by_node'"), "1");
@@ -437,7 +453,7 @@ TaskRecord CrashTask(int64_t seq) {
   std::string spec = absl::StrCat("name: ", task.name, "\nround: ", round, "\n");
   while (spec.size() < 12000) spec += absl::StrCat("# padding ", index, "/", round, "\n");
   task.spec_yaml = spec;
-  task.token = absl::StrCat("token-", index, "-", round);
+  task.token_sha256 = absl::StrCat("token-", index, "-", round);
   task.ranking = absl::StrCat("[\"node-", (index + round) % 5, "\"]");
   task.message = absl::StrCat("seq ", seq);
   task.created_unix_ms = 1000 + index;

@@ -27,6 +27,8 @@
 #include "node/benchmark.h"
 #include "common/process.h"
 #include "lifecycle/lifecycle_state.h"
+#include "auth/secrets.h"
+#include "auth/token_set.h"
 #include "lifecycle/publish.h"
 #include "lifecycle/retention.h"
 #include "serve/bundle_reader.h"
@@ -139,8 +141,18 @@ absl::Status NodeAgent::Start() {
                                    : ""));
   // The Node endpoint.
   MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, ServerCredentials(o_.tls));
+  MLIOT_RETURN_IF_ERROR(LoadCredentials());
   node_service_ = std::make_unique<NodeServiceImpl>(&info_, [this] { WakeUp(); });
   grpc::ServerBuilder builder;
+  // Node.Health and Node.Wake: the coordinator only (auth/roles.h).
+  auth::AuthorizerOptions auth_options;
+  auth_options.lookup = [this](const std::string& sha256) -> std::optional<auth::Identity> {
+    if (!IsCoordinator(sha256)) return std::nullopt;
+    return auth::Identity{auth::kCoordinator, ""};
+  };
+  auth_options.audit = [name = o_.name](const std::string& line) { Log(name, line); };
+  authorizer_ = std::make_unique<auth::Authorizer>(std::move(auth_options));
+  authorizer_->Install(*creds, builder);
   int port = 0;
   builder.AddListeningPort(o_.listen, creds, &port);
   builder.RegisterService(node_service_.get());
@@ -167,13 +179,84 @@ absl::Status NodeAgent::Start() {
   return absl::OkStatus();
 }
 
+absl::Status NodeAgent::LoadCredentials() {
+  const std::string path = o_.data_dir + "/node.token";
+  std::string join;
+  if (!o_.join_token_file.empty()) {
+    absl::StatusOr<std::string> read = auth::ReadSecretFile(o_.join_token_file);
+    // Not there yet: a coordinator started a moment ago writes it; Register() reads it again.
+    if (!read.ok() && !absl::IsNotFound(read.status())) {
+      return absl::Status(read.status().code(), absl::StrCat("join token: ", read.status().message()));
+    }
+    if (read.ok()) join = *read;
+  }
+  absl::MutexLock lock(&cred_mu_);
+  join_token_ = join;
+  bearer_ = join;
+  if (fs::exists(path)) {
+    MLIOT_ASSIGN_OR_RETURN(std::string saved, auth::ReadSecretFile(path));
+    std::vector<std::string> lines = absl::StrSplit(saved, '\n', absl::SkipWhitespace());
+    if (!lines.empty()) {
+      bearer_ = std::string(absl::StripAsciiWhitespace(lines[0]));
+      has_node_token_ = true;
+    }
+    if (lines.size() > 1) wake_sha256_ = auth::Sha256Hex(std::string(absl::StripAsciiWhitespace(lines[1])));
+  }
+  return absl::OkStatus();
+}
+
+void NodeAgent::Authorize(grpc::ClientContext& ctx) {
+  absl::MutexLock lock(&cred_mu_);
+  if (!bearer_.empty()) ctx.AddMetadata(kAuthorization, BearerValue(bearer_));
+}
+
+bool NodeAgent::IsCoordinator(const std::string& sha256) {
+  absl::MutexLock lock(&cred_mu_);
+  return !wake_sha256_.empty() && auth::ConstantTimeEquals(sha256, wake_sha256_);
+}
+
 absl::Status NodeAgent::Register() {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::RegisterNodeRequest request;
   *request.mutable_info() = info_;
   v1::RegisterNodeResponse response;
-  MLIOT_RETURN_IF_ERROR(FromGrpc(coordinator_->RegisterNode(&ctx, request, &response)));
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&cred_mu_);
+    if (join_token_.empty() && !o_.join_token_file.empty()) {
+      absl::StatusOr<std::string> read = auth::ReadSecretFile(o_.join_token_file);
+      if (read.ok()) {
+        join_token_ = *read;
+        if (!has_node_token_) bearer_ = join_token_;
+      }
+    }
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    Authorize(ctx);
+    status = coordinator_->RegisterNode(&ctx, request, &response);
+    if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED) break;
+    // The coordinator no longer knows this node's credential (its state was
+    // lost): join again, when a join token was given.
+    absl::MutexLock lock(&cred_mu_);
+    if (!has_node_token_ || join_token_.empty()) break;
+    Log(o_.name, "the coordinator refused this node's credential; joining again with the join token");
+    bearer_ = join_token_;
+    has_node_token_ = false;
+  }
+  MLIOT_RETURN_IF_ERROR(FromGrpc(status));
+  {
+    absl::MutexLock lock(&cred_mu_);
+    if (!response.node_token().empty()) {
+      bearer_ = response.node_token();
+      has_node_token_ = true;
+    }
+    if (!response.wake_token().empty()) wake_sha256_ = auth::Sha256Hex(response.wake_token());
+    if (has_node_token_) {
+      MLIOT_RETURN_IF_ERROR(auth::WritePrivateFile(o_.data_dir + "/node.token",
+                                                   absl::StrCat(bearer_, "\n", response.wake_token(), "\n")));
+    }
+  }
   if (response.heartbeat_interval_ms() > 0) o_.heartbeat_ms = response.heartbeat_interval_ms();
   registered_ = true;
   Log(o_.name, absl::StrCat("registered with ", o_.coordinator, " (node endpoint ", address_, ")"));
@@ -185,7 +268,6 @@ absl::Status NodeAgent::Prepare(TaskRun& run) {
   fs::create_directories(run.dir + "/data");
   fs::create_directories(run.dir + "/feedback");
   MLIOT_RETURN_IF_ERROR(WriteFileAtomically(run.dir + "/spec.yaml", a.spec_yaml()));
-  MLIOT_RETURN_IF_ERROR(WriteFileAtomically(run.dir + "/token", a.token()));
   MLIOT_ASSIGN_OR_RETURN(TaskSpec spec, ParseTaskSpec(a.spec_yaml()));
   // Data files named by the spec come from the coordinator's copy.
   for (const std::string& file : DataFiles(spec.data)) {
@@ -195,6 +277,7 @@ absl::Status NodeAgent::Prepare(TaskRun& run) {
     v1::DownloadRequest request;
     request.set_task(a.task());
     request.set_name(file);
+    Authorize(ctx);
     auto reader = coordinator_->DownloadData(&ctx, request);
     FileReceiver receiver(run.dir + "/data");
     v1::FileChunk chunk;
@@ -261,6 +344,7 @@ absl::Status NodeAgent::DownloadVersion(TaskRun& run, int64_t version) {
   v1::DownloadRequest request;
   request.set_task(a.task());
   request.set_version(version);
+  Authorize(ctx);
   auto reader = coordinator_->DownloadBundle(&ctx, request);
   FileReceiver receiver(tmp);
   v1::FileChunk chunk;
@@ -416,6 +500,7 @@ absl::Status NodeAgent::UploadBundle(TaskRun& run, int64_t version) {
   ctx.AddMetadata("mliot-task", run.assignment.task());
   ctx.AddMetadata("mliot-version", std::to_string(version));
   v1::UploadBundleResponse response;
+  Authorize(ctx);
   auto writer = coordinator_->UploadBundle(&ctx, &response);
   absl::Status sent = SendFiles(root, files, [&](const v1::FileChunk& c) { return writer->Write(c); });
   writer->WritesDone();
@@ -491,6 +576,15 @@ void NodeAgent::Reconcile(const v1::HeartbeatResponse& response) {
                                                         : ""));
     }
     v1::TaskAssignment& mine = it->second.assignment;
+    // The token hashes its serving worker accepts (auth/token_set.h).
+    std::vector<auth::TokenHash> hashes;
+    for (const v1::TokenHash& h : a->token_hashes()) hashes.push_back({h.sha256(), h.valid_until_unix_ms()});
+    const std::string tokens = auth::FormatTokenHashes(hashes);
+    if (tokens != it->second.tokens_written) {
+      std::error_code ec;
+      fs::create_directories(it->second.dir, ec);
+      if (auth::WritePrivateFile(it->second.dir + "/tokens", tokens).ok()) it->second.tokens_written = tokens;
+    }
     mine.set_stored_version(a->stored_version());
     mine.set_pinned_version(a->pinned_version());
     mine.set_rollback_to(a->rollback_to());
@@ -544,7 +638,9 @@ void NodeAgent::Run(const std::atomic<bool>& stop) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
       v1::HeartbeatResponse response;
+      Authorize(ctx);
       const grpc::Status s = coordinator_->Heartbeat(&ctx, request, &response);
+      if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) registered_ = false;  // join again
       if (!s.ok()) {
         if (failures++ % 10 == 0) Log(o_.name, absl::StrCat("heartbeat failed (workers keep serving): ", s.error_message()));
       } else {

@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "auth/authorizer.h"
 #include "lifecycle/version_catalog.h"
 #include "common/grpc_util.h"
 #include "mliot/v1/coordinator.grpc.pb.h"
@@ -50,6 +51,10 @@ struct AgentOptions {
   bool gpu = false;
   std::string benchmark = "quick";
   TlsOptions tls;
+  // The coordinator's join token (DATA_DIR/join.token there), used once:
+  // registering with it gives this node its own credential, kept in
+  // data_dir/node.token (0600). Not needed with a node certificate.
+  std::string join_token_file;
   std::string self_exe;      // the mliot binary workers run as
   double worker_cpus = 0;    // per-worker CPU limit (0: the declared cores)
   int64_t worker_memory_mb = 0;  // per-worker memory limit (0: none)
@@ -90,10 +95,17 @@ class NodeAgent {
     std::deque<std::string> events;
     std::string last_logged;  // the serving worker's newest event already in this node's log
     std::chrono::steady_clock::time_point retention_due{};
+    std::string tokens_written;  // the `tokens` file's content for the serving worker
   };
   // The device benchmark, run in a child process when self_exe is set.
   absl::StatusOr<v1::NodeBenchmark> Benchmark();
   absl::Status Register();
+  // Reads data_dir/node.token, else the join token.
+  absl::Status LoadCredentials();
+  // Adds this node's credential to a call to the coordinator.
+  void Authorize(grpc::ClientContext& ctx);
+  // Whether `sha256` is the hash of the coordinator's wake token for this node.
+  bool IsCoordinator(const std::string& sha256);
   absl::Status Prepare(TaskRun& run);
   void Reconcile(const v1::HeartbeatResponse& response);
   void Drive(TaskRun& run);
@@ -116,6 +128,7 @@ class NodeAgent {
   std::unique_ptr<Supervisor> supervisor_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<DelayProxy> proxy_;  // with added_rtt_ms
   std::unique_ptr<grpc::Service> node_service_;
@@ -123,6 +136,11 @@ class NodeAgent {
   ServeCost serve_cost_;  // fed from each serving worker's serve.stats
   std::map<std::string, TaskRun> tasks_;
   bool registered_ = false;
+  absl::Mutex cred_mu_;
+  std::string bearer_ ABSL_GUARDED_BY(cred_mu_);        // node token, else join token
+  bool has_node_token_ ABSL_GUARDED_BY(cred_mu_) = false;
+  std::string join_token_ ABSL_GUARDED_BY(cred_mu_);
+  std::string wake_sha256_ ABSL_GUARDED_BY(cred_mu_);
   // The Node service's Wake ends the heartbeat interval early.
   // After a rollback or pin, heartbeats follow every 100 ms for a while, so
   // the coordinator hears at once that the node serves the version.

@@ -22,12 +22,8 @@
 
 namespace mliot {
 
-ServingService::ServingService(std::string task, std::string bundle_dir, std::string feedback_dir,
-                               std::string token)
-    : task_(std::move(task)),
-      bundle_dir_(std::move(bundle_dir)),
-      feedback_dir_(std::move(feedback_dir)),
-      token_(std::move(token)) {}
+ServingService::ServingService(std::string task, std::string bundle_dir, std::string feedback_dir)
+    : task_(std::move(task)), bundle_dir_(std::move(bundle_dir)), feedback_dir_(std::move(feedback_dir)) {}
 
 ServingService::~ServingService() { Stop(); }
 
@@ -456,18 +452,16 @@ grpc::Status ServingService::Respond(const Servable& servable, const v1::Predict
   return grpc::Status::OK;
 }
 
-grpc::Status ServingService::Predict(grpc::ServerContext* context, const v1::PredictRequest* request,
+grpc::Status ServingService::Predict(grpc::ServerContext*, const v1::PredictRequest* request,
                                      v1::PredictResponse* response) {
-  if (grpc::Status s = CheckBearer(*context, token_); !s.ok()) return s;
   std::shared_ptr<const Servable> servable = Current();
   if (!servable) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no bundle loaded yet");
   return Respond(*servable, *request, response);
 }
 
 grpc::Status ServingService::PredictStream(
-    grpc::ServerContext* context,
+    grpc::ServerContext*,
     grpc::ServerReaderWriter<v1::PredictResponse, v1::PredictRequest>* stream) {
-  if (grpc::Status s = CheckBearer(*context, token_); !s.ok()) return s;
   v1::PredictRequest request;
   while (stream->Read(&request)) {
     std::shared_ptr<const Servable> servable = Current();
@@ -514,10 +508,9 @@ void ServingService::ScoreFeedback(const Servable& serving, const v1::FeedbackRe
   state_dirty_ = true;
 }
 
-grpc::Status ServingService::Feedback(grpc::ServerContext* context,
+grpc::Status ServingService::Feedback(grpc::ServerContext*,
                                       const v1::FeedbackRequest* request,
                                       v1::FeedbackResponse* response) {
-  if (grpc::Status s = CheckBearer(*context, token_); !s.ok()) return s;
   std::shared_ptr<const Servable> servable = Current();
   if (!servable) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no bundle loaded yet");
   const int64_t cols = servable->num_features();
@@ -550,9 +543,8 @@ grpc::Status ServingService::Feedback(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ServingService::Health(grpc::ServerContext* context, const v1::HealthRequest*,
+grpc::Status ServingService::Health(grpc::ServerContext*, const v1::HealthRequest*,
                                     v1::HealthResponse* response) {
-  if (grpc::Status s = CheckBearer(*context, token_); !s.ok()) return s;
   response->set_task(task_);
   std::shared_ptr<const Servable> servable = Current();
   if (servable) {

@@ -22,7 +22,9 @@
 // call (temporary name + rename), which the training worker picks up,
 // re-fits on, and publishes as the next bundle version.
 //
-// Every call must carry the task's bearer token (common/grpc_util.h).
+// Who may call it is checked before any handler runs, by the authorizer the
+// worker installs on its server (auth/authorizer.h): a client of this task,
+// with one of the task's current token hashes (auth/token_set.h).
 #ifndef MLIOT_SERVE_SERVING_SERVICE_H_
 #define MLIOT_SERVE_SERVING_SERVICE_H_
 
@@ -44,8 +46,7 @@ namespace mliot {
 
 class ServingService final : public v1::Serving::Service {
  public:
-  ServingService(std::string task, std::string bundle_dir, std::string feedback_dir,
-                 std::string token);
+  ServingService(std::string task, std::string bundle_dir, std::string feedback_dir);
   ~ServingService() override;
 
   // Loads the latest version (an error when there is none) and starts the
@@ -63,7 +64,7 @@ class ServingService final : public v1::Serving::Service {
   int64_t version() const;
 
   // Predict for an in-process caller that has no gRPC context (the infer
-  // topic server of the same worker): no token check.
+  // topic server of the same worker): no credential check.
   absl::StatusOr<v1::PredictResponse> PredictLocal(const v1::PredictRequest& request) const;
 
   grpc::Status Predict(grpc::ServerContext* context, const v1::PredictRequest* request,
@@ -104,7 +105,6 @@ class ServingService final : public v1::Serving::Service {
   const std::string task_;
   const std::string bundle_dir_;
   const std::string feedback_dir_;
-  const std::string token_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Servable> current_ ABSL_GUARDED_BY(mu_);
   int64_t failed_version_ ABSL_GUARDED_BY(mu_) = 0;  // last version that failed to load

@@ -220,6 +220,7 @@ absl::Status RunTestbed(const Testbed& testbed, const TestbedRunOptions& o,
     if (!labels.empty())
       node.args.insert(node.args.end(), {"--labels", absl::StrJoin(labels, ",")});
     if (d.gpu) node.args.push_back("--gpu");
+    if (!o.join_token_file.empty()) node.args.insert(node.args.end(), {"--join-token-file", o.join_token_file});
     node.stderr_path = dir + "/node.log";
     absl::StatusOr<pid_t> pid = Spawn(node);
     if (!pid.ok()) {

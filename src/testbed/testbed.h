@@ -55,6 +55,7 @@ struct TestbedRunOptions {
   std::string data_dir;     // each device keeps its state in DATA_DIR/NAME
   std::string self_exe;     // the mliot binary
   std::string benchmark = "quick";
+  std::string join_token_file;  // the coordinator's join.token (each node joins with it)
 };
 
 // Starts one node process per device under its limits, waits until `stop`,

@@ -79,7 +79,7 @@ absl::StatusOr<json> TestbedRun::Cli(std::vector<std::string> args,
                                      std::chrono::seconds timeout) {
   const std::string what = absl::StrCat("mliot ", args.front());
   args.insert(args.begin(), SelfExe());
-  args.insert(args.end(), {"--coordinator", address_, "--json"});
+  args.insert(args.end(), {"--coordinator", address_, "--admin-token-file", dir_ + "/state/admin.token", "--json"});
   return RunForJson(args, timeout, what, {0, 3});
 }
 

@@ -1,0 +1,280 @@
+#include "auth/authorizer.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/support/server_interceptor.h>
+
+#include <atomic>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "auth/secrets.h"
+
+namespace mliot::auth {
+namespace {
+
+constexpr char kRoleProperty[] = "mliot-role";
+constexpr char kNameProperty[] = "mliot-name";
+// What a denied request's scoped field is replaced with before its handler
+// runs: no task or node can have this name (names are validated where they
+// are made), so the handler finds nothing to act on, and the interceptor
+// replaces its answer with PERMISSION_DENIED.
+constexpr char kDeniedName[] = "\x01permission-denied";
+
+std::string View(const grpc::string_ref& s) { return std::string(s.data(), s.size()); }
+
+// The string field at dotted `path` in `message`; nullptr when the message
+// has no such field (a table error: the rule names a field the request lacks).
+std::string* MutableField(google::protobuf::Message* message, std::string_view path, std::string* scratch) {
+  google::protobuf::Message* m = message;
+  const std::vector<std::string> parts = absl::StrSplit(std::string(path), '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const google::protobuf::FieldDescriptor* field = m->GetDescriptor()->FindFieldByName(parts[i]);
+    if (field == nullptr || field->is_repeated()) return nullptr;
+    const google::protobuf::Reflection* r = m->GetReflection();
+    if (i + 1 < parts.size()) {
+      if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) return nullptr;
+      m = r->MutableMessage(m, field);
+      continue;
+    }
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) return nullptr;
+    *scratch = r->GetString(*m, field);
+    return scratch;
+  }
+  return nullptr;
+}
+
+void SetField(google::protobuf::Message* message, std::string_view path, const std::string& value) {
+  google::protobuf::Message* m = message;
+  const std::vector<std::string> parts = absl::StrSplit(std::string(path), '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const google::protobuf::FieldDescriptor* field = m->GetDescriptor()->FindFieldByName(parts[i]);
+    const google::protobuf::Reflection* r = m->GetReflection();
+    if (i + 1 < parts.size()) {
+      m = r->MutableMessage(m, field);
+    } else {
+      r->SetString(m, field, value);
+    }
+  }
+}
+
+}  // namespace
+
+class Authorizer::State {
+ public:
+  explicit State(AuthorizerOptions o) : o_(std::move(o)) {}
+
+  const AuthorizerOptions& options() const { return o_; }
+
+  void Audit(const std::string& line) {
+    if (o_.audit) o_.audit(line);
+  }
+  void Refused(const Identity& who, const std::string& method, const std::string& why) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    Audit(absl::StrCat("audit: refused ", method, " from ", who.Describe(), ": ", why));
+  }
+  int64_t refused() const { return refused_.load(std::memory_order_relaxed); }
+
+  // Whether `who` may act on task `task` (rules with a task scope).
+  bool MayUseTask(const Identity& who, const std::string& task) const {
+    switch (who.role) {
+      case kAdmin: return true;
+      case kClient: return task == who.name;
+      case kNode: return o_.node_has_task && o_.node_has_task(who.name, task);
+      default: return false;
+    }
+  }
+  // Whether `who` may name node `node` (rules with a node scope).
+  bool MayUseNode(const Identity& who, const std::string& node) const {
+    if (who.role == kAdmin) return true;
+    if (who.role == kNode) return node == who.name;
+    if (who.role == kJoin) return !node.empty() && !(o_.node_revoked && o_.node_revoked(node));
+    return false;
+  }
+
+ private:
+  AuthorizerOptions o_;
+  std::atomic<int64_t> refused_{0};
+};
+
+namespace {
+
+// Identity from a verified client certificate's URI SANs.
+std::optional<Identity> FromCertificate(const grpc::AuthContext& context) {
+  for (const grpc::string_ref& value : context.FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) {
+    const std::string uri = View(value);
+    if (uri == "mliot:admin") return Identity{kAdmin, ""};
+    if (uri == "mliot:coordinator") return Identity{kCoordinator, ""};
+    if (absl::StartsWith(uri, "mliot:node:") && uri.size() > 11) return Identity{kNode, uri.substr(11)};
+  }
+  return std::nullopt;
+}
+
+class Processor final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit Processor(std::shared_ptr<Authorizer::State> state) : state_(std::move(state)) {}
+
+  bool IsBlocking() const override { return state_->options().blocking; }
+
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata* consumed,
+                       OutputMetadata*) override {
+    std::string method;
+    if (auto it = metadata.find(":path"); it != metadata.end()) method = View(it->second);
+    const MethodRule* rule = FindRule(method);
+    Identity who;
+    bool presented = false;
+    if (std::optional<Identity> cert = FromCertificate(*context)) {
+      who = *cert;
+      presented = true;
+      if (who.role == kNode && state_->options().node_revoked && state_->options().node_revoked(who.name)) {
+        state_->Refused(who, method, "its credentials are revoked");
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            absl::StrCat("node ", who.name, "'s credentials are revoked"));
+      }
+    } else if (auto it = metadata.find("authorization"); it != metadata.end()) {
+      presented = true;
+      const std::string value = View(it->second);
+      if (!absl::StartsWith(value, "Bearer ")) {
+        state_->Refused(who, method, "an authorization header that is not 'Bearer TOKEN'");
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the authorization header must be 'Bearer TOKEN'");
+      }
+      consumed->insert({View(it->first), value});
+      std::optional<Identity> found =
+          state_->options().lookup ? state_->options().lookup(Sha256Hex(value.substr(7))) : std::nullopt;
+      if (found) who = *found;
+    }
+    if (rule == nullptr) {
+      state_->Refused(who, method, "the method is not in the role table");
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, absl::StrCat(method, " is not in the role table"));
+    }
+    if (rule->roles & kAnyone) return grpc::Status::OK;
+    if (who.role == kNoRole) {
+      const std::string why = presented ? "an unknown, expired or revoked token" : "no credential";
+      state_->Refused(who, method, why);
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          absl::StrCat(method, ": ", why,
+                                       presented ? "" : " (send 'authorization: Bearer TOKEN'; the mliot command "
+                                                        "reads --admin-token-file or MLIOT_ADMIN_TOKEN_FILE)"));
+    }
+    if ((rule->roles & who.role) == 0) {
+      const std::string why = absl::StrCat("it needs ", RoleNames(rule->roles));
+      state_->Refused(who, method, why);
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat(method, " is not allowed to ", who.Describe(), ": ", why));
+    }
+    if (rule->scope == Scope::kTaskMetadata) {
+      auto it = metadata.find("mliot-task");
+      const std::string task = it == metadata.end() ? "" : View(it->second);
+      if (!state_->MayUseTask(who, task)) {
+        const std::string why = absl::StrCat("task '", task, "' is not placed on it");
+        state_->Refused(who, method, why);
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            absl::StrCat(method, " is not allowed to ", who.Describe(), ": ", why));
+      }
+    }
+    context->AddProperty(kRoleProperty, std::to_string(static_cast<uint32_t>(who.role)));
+    context->AddProperty(kNameProperty, who.name);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::shared_ptr<Authorizer::State> state_;
+};
+
+// Checks the scopes that live in the request message, and audits admin
+// actions. One per call.
+class ScopeInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  ScopeInterceptor(grpc::experimental::ServerRpcInfo* info, Authorizer::State* state)
+      : info_(info), state_(state), rule_(FindRule(info->method())) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (rule_ != nullptr && methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      CheckMessage(static_cast<google::protobuf::Message*>(methods->GetRecvMessage()));
+    }
+    if (!denied_.empty() && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      methods->ModifySendStatus(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, denied_));
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void CheckMessage(google::protobuf::Message* message) {
+    if (message == nullptr) return;
+    const Identity who = Authorizer::CallerOf(*info_->server_context());
+    std::string scratch;
+    std::string* task_field = nullptr;
+    if (rule_->scope == Scope::kTaskField || rule_->scope == Scope::kNodeField) {
+      task_field = MutableField(message, rule_->field, &scratch);
+      const std::string value = task_field == nullptr ? "" : *task_field;
+      const bool ok = task_field != nullptr &&
+                      (rule_->scope == Scope::kTaskField ? state_->MayUseTask(who, value)
+                                                         : state_->MayUseNode(who, value));
+      if (!ok && denied_.empty()) {
+        const std::string why = rule_->scope == Scope::kTaskField
+                                    ? absl::StrCat("task '", value, "' is not ", who.role == kNode ? "placed on it" : "its own")
+                                    : absl::StrCat("it may not act as node '", value, "'");
+        denied_ = absl::StrCat(info_->method(), " is not allowed to ", who.Describe(), ": ", why);
+        state_->Refused(who, info_->method(), why);
+      }
+      if (!denied_.empty() && task_field != nullptr) SetField(message, rule_->field, kDeniedName);
+    }
+    if (rule_->audited && denied_.empty() && !audited_) {
+      audited_ = true;
+      std::string task;
+      if (MutableField(message, "task", &scratch) != nullptr) task = scratch;
+      state_->Audit(absl::StrCat("audit: ", who.Describe(), " called ", info_->method(),
+                                 task.empty() ? "" : absl::StrCat(" on task ", task)));
+    }
+  }
+
+  grpc::experimental::ServerRpcInfo* info_;
+  Authorizer::State* state_;
+  const MethodRule* rule_;
+  std::string denied_;
+  bool audited_ = false;
+};
+
+class ScopeInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit ScopeInterceptorFactory(std::shared_ptr<Authorizer::State> state) : state_(std::move(state)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    return new ScopeInterceptor(info, state_.get());
+  }
+
+ private:
+  std::shared_ptr<Authorizer::State> state_;
+};
+
+}  // namespace
+
+Authorizer::Authorizer(AuthorizerOptions options) : state_(std::make_shared<State>(std::move(options))) {}
+Authorizer::~Authorizer() = default;
+
+void Authorizer::Install(grpc::ServerCredentials& credentials, grpc::ServerBuilder& builder) {
+  credentials.SetAuthMetadataProcessor(std::make_shared<Processor>(state_));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(std::make_unique<ScopeInterceptorFactory>(state_));
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+}
+
+Identity Authorizer::CallerOf(const grpc::ServerContextBase& context) {
+  Identity who;
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (!auth) return who;
+  std::vector<grpc::string_ref> roles = auth->FindPropertyValues(kRoleProperty);
+  std::vector<grpc::string_ref> names = auth->FindPropertyValues(kNameProperty);
+  uint32_t role = 0;
+  if (!roles.empty() && absl::SimpleAtoi(View(roles.back()), &role)) who.role = static_cast<Role>(role);
+  if (!names.empty()) who.name = View(names.back());
+  return who;
+}
+
+int64_t Authorizer::refused() const { return state_->refused(); }
+
+}  // namespace mliot::auth
