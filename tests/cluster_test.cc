@@ -336,7 +336,8 @@ bool MakeCerts(const std::string& dir) {
            << "  openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n\n"
            << "  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > $n.ext\n"
            << "  openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.pem -days 2 -extfile $n.ext\n"
-           << "done\n";
+           << "done\n"
+           << "chmod 600 *.key\n";
   }
   return std::system(("bash '" + dir + "/make-certs.sh' >'" + dir + "/make-certs.log' 2>&1").c_str()) == 0 &&
          fs::exists(dir + "/client.pem");

@@ -69,7 +69,8 @@ int Nodes(ClientArgs& a) {
       workers.push_back({{"task", w.task()}, {"role", w.role()}, {"pid", w.pid()}, {"cpu_percent", w.cpu_percent()},
                          {"rss_mb", w.rss_mb()}, {"restarts", w.restarts()}, {"serve_ms", w.serve_ms()}});
     }
-    out.push_back({{"name", n.info().name()}, {"alive", n.alive()}, {"cores", n.info().cores()},
+    out.push_back({{"name", n.info().name()}, {"address", n.info().address()}, {"alive", n.alive()},
+                   {"cores", n.info().cores()},
                    {"memory_mb", n.info().memory_mb()}, {"gpu", n.info().gpu()}, {"labels", labels},
                    {"cpu", n.metrics().cpu()}, {"mem", n.metrics().mem()}, {"load", n.metrics().load()},
                    {"isolation", n.info().isolation()},
@@ -142,7 +143,8 @@ int Submit(ClientArgs& a) {
   if (response.accepted()) {
     out = {{"accepted", true}, {"task", response.task()}, {"node", response.node()},
            {"ranking", std::vector<std::string>(response.ranking().begin(), response.ranking().end())},
-           {"reasons", reasons}, {"predicted_latency_ms", response.predicted_latency_ms()}};
+           {"reasons", reasons}, {"predicted_latency_ms", response.predicted_latency_ms()},
+           {"token", response.token()}};  // the task's bearer token, for its clients
   } else {
     out = {{"accepted", false}, {"task", spec->name}, {"reasons", reasons}};
   }
@@ -169,7 +171,7 @@ int Tasks(ClientArgs& a) {
   for (const v1::TaskInfo& t : response.tasks()) {
     out.push_back({{"name", t.name()}, {"node", t.node()}, {"state", StateName(t.phase())},
                    {"version", t.version()}, {"message", t.message()}, {"disk_bytes", t.disk_bytes()},
-                   {"pinned_version", t.pinned_version()},
+                   {"pinned_version", t.pinned_version()}, {"serving_address", t.serving_address()},
                    {"events", std::vector<std::string>(t.events().begin(), t.events().end())}});
   }
   if (a.json) {
@@ -336,7 +338,10 @@ Runner AddClientCommands(CLI::App& app) {
   nodes->add_flag("--json", args->json, "print one JSON object or list as the last stdout line");
   CLI::App* revoke =
       nodes->add_subcommand("revoke", "revoke a node's credentials: its calls are refused, its tasks move elsewhere");
-  common(revoke, true);
+  // Its flags may come before `revoke` (as `nodes` flags) or after it.
+  revoke->add_option("--coordinator", args->coordinator, "coordinator address");
+  AddTlsFlags(revoke, &args->tls, false);
+  revoke->add_flag("--json", args->json, "print one JSON object as the last stdout line");
   revoke->add_option("name", args->node, "node name")->required();
   CLI::App* submit = app.add_subcommand("submit", "submit a task spec (YAML)");
   common(submit, true);
