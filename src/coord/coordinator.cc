@@ -951,7 +951,9 @@ absl::Status Coordinator::Start() {
   auth_options.audit = [](const std::string& line) {
     Log(absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(), absl::UTCTimeZone()), line));
   };
-  auth_options.blocking = true;  // NodeHasTask takes the state mutex
+  // The processor runs on the transport thread: IdentityOf takes only auth_mu_;
+  // NodeHasTask (mu_) is asked by the processor only for UploadBundle.
+  auth_options.blocking = false;
   authorizer_ = std::make_unique<auth::Authorizer>(std::move(auth_options));
   authorizer_->Install(*creds, builder);
   int port = 0;
