@@ -17,8 +17,7 @@
 namespace mliot::auth {
 namespace {
 
-constexpr char kRoleProperty[] = "mliot-role";
-constexpr char kNameProperty[] = "mliot-name";
+constexpr char kIdentityProperty[] = "mliot-identity";
 // What a denied request's scoped field is replaced with before its handler
 // runs: no task or node can have this name (names are validated where they
 // are made), so the handler finds nothing to act on, and the interceptor
@@ -120,7 +119,7 @@ class Processor final : public grpc::AuthMetadataProcessor {
 
   bool IsBlocking() const override { return state_->options().blocking; }
 
-  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata* consumed,
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata*,
                        OutputMetadata*) override {
     std::string method;
     if (auto it = metadata.find(":path"); it != metadata.end()) method = View(it->second);
@@ -142,7 +141,6 @@ class Processor final : public grpc::AuthMetadataProcessor {
         state_->Refused(who, method, "an authorization header that is not 'Bearer TOKEN'");
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the authorization header must be 'Bearer TOKEN'");
       }
-      consumed->insert({View(it->first), value});
       std::optional<Identity> found =
           state_->options().lookup ? state_->options().lookup(Sha256Hex(value.substr(7))) : std::nullopt;
       if (found) who = *found;
@@ -176,8 +174,8 @@ class Processor final : public grpc::AuthMetadataProcessor {
                             absl::StrCat(method, " is not allowed to ", who.Describe(), ": ", why));
       }
     }
-    context->AddProperty(kRoleProperty, std::to_string(static_cast<uint32_t>(who.role)));
-    context->AddProperty(kNameProperty, who.name);
+    // One property, "ROLE NAME": the identity the interceptor and handlers read.
+    context->AddProperty(kIdentityProperty, absl::StrCat(static_cast<uint32_t>(who.role), " ", who.name));
     return grpc::Status::OK;
   }
 
@@ -267,11 +265,14 @@ Identity Authorizer::CallerOf(const grpc::ServerContextBase& context) {
   Identity who;
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (!auth) return who;
-  std::vector<grpc::string_ref> roles = auth->FindPropertyValues(kRoleProperty);
-  std::vector<grpc::string_ref> names = auth->FindPropertyValues(kNameProperty);
+  std::vector<grpc::string_ref> values = auth->FindPropertyValues(kIdentityProperty);
+  if (values.empty()) return who;
+  const std::string value = View(values.back());
+  const size_t space = value.find(' ');
   uint32_t role = 0;
-  if (!roles.empty() && absl::SimpleAtoi(View(roles.back()), &role)) who.role = static_cast<Role>(role);
-  if (!names.empty()) who.name = View(names.back());
+  if (space == std::string::npos || !absl::SimpleAtoi(value.substr(0, space), &role)) return who;
+  who.role = static_cast<Role>(role);
+  who.name = value.substr(space + 1);
   return who;
 }
 

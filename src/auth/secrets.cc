@@ -37,9 +37,12 @@ std::string RandomHex(int bytes) {
 }
 
 std::string Sha256Hex(std::string_view data) {
+  // Fetched once: OpenSSL 3 looks the algorithm up in its provider on every
+  // EVP_sha256() digest otherwise (this runs on every authorized call).
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &n, sha256, nullptr);
   return Hex(digest, n);
 }
 

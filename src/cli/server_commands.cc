@@ -60,9 +60,16 @@ int RunCoordinator(CoordinatorArgs& a) {
 struct NodeArgs {
   AgentOptions options;
   std::string labels;
+  bool exit_with_parent = false;
 };
 
 int RunNode(NodeArgs& a) {
+  if (a.exit_with_parent) {
+    // An emulated device dies with `mliot up --testbed`, even one killed
+    // with SIGKILL, rather than heart-beating to nobody.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1) return 1;
+  }
   const std::atomic<bool>& stop = StopOnSignal();
   absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(a.labels);
   if (!labels.ok()) return Fail(labels.status());
@@ -299,6 +306,8 @@ Runner AddServerCommands(CLI::App& app) {
   n->add_option("--added-rtt-ms", node->options.added_rtt_ms,
                 "emulated network: a proxy adds this round-trip time in front of the node's and its workers' ports");
   n->add_option("--cgroup-prefix", node->options.cgroup_prefix, "control group its workers go under (default: mliot-NAME)");
+  n->add_flag("--exit-with-parent", node->exit_with_parent,
+              "stop when the process that started it ends (the testbed's devices)");
   n->add_option("--join-token-file", node->options.join_token_file,
                 "the coordinator's join.token: registers this node once, which then keeps its own credential in "
                 "DATA_DIR/node.token (not needed with a node certificate)")

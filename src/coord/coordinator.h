@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "auth/credentials.h"
 #include "auth/authorizer.h"
 #include "auth/roles.h"
@@ -170,7 +171,7 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
     auth::Identity identity;
     int64_t valid_until_unix_ms = 0;  // 0: no end
   };
-  std::map<std::string, Holder> holders_ ABSL_GUARDED_BY(auth_mu_);
+  absl::flat_hash_map<std::string, Holder> holders_ ABSL_GUARDED_BY(auth_mu_);
   std::map<std::string, NodeCredentialRecord> node_credentials_ ABSL_GUARDED_BY(auth_mu_);
 };
 

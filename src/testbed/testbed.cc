@@ -216,7 +216,8 @@ absl::Status RunTestbed(const Testbed& testbed, const TestbedRunOptions& o,
                  "--rtt-ms",        absl::StrCat(d.rtt_ms),
                  "--added-rtt-ms",  absl::StrCat(d.rtt_ms),
                  "--cgroup-prefix", absl::StrCat(group, "/", d.name),
-                 "--benchmark",     o.benchmark};
+                 "--benchmark",     o.benchmark,
+                 "--exit-with-parent"};
     if (!labels.empty())
       node.args.insert(node.args.end(), {"--labels", absl::StrJoin(labels, ",")});
     if (d.gpu) node.args.push_back("--gpu");
