@@ -439,6 +439,21 @@ TEST_P(SecurityMatrix, EveryRpcWithEveryIdentityAgreesWithTheRoleTable) {
     }
   }
   EXPECT_EQ(wrongly_allowed, 0);
+  // A's worker, asked by A's client about another task, answers NOT_FOUND,
+  // never with A's model.
+  {
+    auto channel = ChannelTo(e.serving_a, e, callers[1], certs);
+    grpc::ClientContext ctx;
+    Prepare(ctx, callers[1]);
+    v1::PredictRequest r;
+    r.set_task("b");
+    r.set_rows(1);
+    for (int i = 0; i < 4; ++i) r.add_features(0.5f);
+    v1::PredictResponse p;
+    const grpc::Status s = v1::Serving::NewStub(channel)->Predict(&ctx, r, &p);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+    EXPECT_EQ(p.predictions_size(), 0);
+  }
   EXPECT_EQ(checked, static_cast<int>(Allowed().size() * callers.size()));
   // Every refusal is in the audit log, with who and what.
   const std::string log = c.coordinator().Log();

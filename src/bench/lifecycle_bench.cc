@@ -380,13 +380,34 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
                           {"serving_within_ms", stats(client_ms)},
                           {"coordinator_reported_ms", stats(coordinator_ms)}};
 
-    // Retention: adaptations on small batches of correct feedback.
+    // Retention: adaptations on small batches of correct feedback. Each one
+    // is a new version, promoted or (on 100 rows the guard's test is noisy)
+    // retired: the loop waits for the guard's decision, not for a promotion.
+    auto newest_decided = [&] {
+      int64_t newest = 0;
+      bool decided = true;
+      for (const v1::VersionStatus& v : cluster.Versions()) {
+        if (v.version() > newest) {
+          newest = v.version();
+          decided = v.state() != "shadow";
+        }
+      }
+      return std::make_pair(newest, decided);
+    };
+    int64_t adaptations_retired = 0;
     for (int i = 0; i < o.adaptations; ++i) {
-      const int64_t serving = cluster.Serving();
+      const int64_t before_newest = newest_decided().first;
       const int64_t at = (i * 100) % (2 * o.feedback_rows);
       MLIOT_RETURN_IF_ERROR(server.Feedback(test, at, at + 100, 0));
-      MLIOT_RETURN_IF_ERROR(WaitUntil([&] { return cluster.Serving() > serving; }, 120,
-                                      absl::StrCat("adaptation ", i + 1, " promoted")));
+      MLIOT_RETURN_IF_ERROR(WaitUntil(
+          [&] {
+            const auto [newest, decided] = newest_decided();
+            return newest > before_newest && decided;
+          },
+          120, absl::StrCat("adaptation ", i + 1, " published and decided")));
+      for (const v1::VersionStatus& v : cluster.Versions()) {
+        if (v.version() > before_newest && v.state() == "retired") ++adaptations_retired;
+      }
       if ((i + 1) % 5 == 0 || i + 1 == o.adaptations) {
         Progress("lifecycle", absl::StrFormat("%d adaptations: %d MB in the data directory", i + 1,
                                               DirectoryBytes(dir) / 1000000));
@@ -401,6 +422,8 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
     absl::StatusOr<v1::TaskInfo> last = cluster.Task();
     report["retention"] = {{"keep", o.keep},
                            {"adaptations", o.adaptations},
+                           // by the guard, as listed right after each decision
+                           {"adaptations_retired", adaptations_retired},
                            {"versions_listed", versions.size()},
                            {"versions_deleted", deleted},
                            {"versions_on_node", VersionDirs(node_bundle)},

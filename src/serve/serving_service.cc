@@ -334,6 +334,13 @@ void ServingService::StepShadow() {
   state_dirty_ = true;
 }
 
+grpc::Status ServingService::CheckTask(const std::string& task) const {
+  // A request naming another task is never answered by this task's model.
+  if (task.empty() || task == task_) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("task '", task, "' is not served here (this worker serves '", task_, "')"));
+}
+
 absl::StatusOr<v1::PredictResponse> ServingService::PredictLocal(const v1::PredictRequest& request) const {
   std::shared_ptr<const Servable> s = Current();
   if (!s) return absl::UnavailableError(absl::StrCat(task_, ": no model loaded yet"));
@@ -386,6 +393,7 @@ void AddPrediction(const Servable& servable, const Answer& a, const float* cert,
 
 grpc::Status ServingService::Respond(const Servable& servable, const v1::PredictRequest& request,
                                     v1::PredictResponse* response) const {
+  if (grpc::Status s = CheckTask(request.task()); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (request.has_raw()) {
@@ -511,6 +519,7 @@ void ServingService::ScoreFeedback(const Servable& serving, const v1::FeedbackRe
 grpc::Status ServingService::Feedback(grpc::ServerContext*,
                                       const v1::FeedbackRequest* request,
                                       v1::FeedbackResponse* response) {
+  if (grpc::Status s = CheckTask(request->task()); !s.ok()) return s;
   std::shared_ptr<const Servable> servable = Current();
   if (!servable) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no bundle loaded yet");
   const int64_t cols = servable->num_features();

@@ -67,6 +67,9 @@ class ServingService final : public v1::Serving::Service {
   // topic server of the same worker): no credential check.
   absl::StatusOr<v1::PredictResponse> PredictLocal(const v1::PredictRequest& request) const;
 
+  // NotFound unless `task` is empty (the worker's own) or this worker's task.
+  grpc::Status CheckTask(const std::string& task) const;
+
   grpc::Status Predict(grpc::ServerContext* context, const v1::PredictRequest* request,
                        v1::PredictResponse* response) override;
   grpc::Status PredictStream(
