@@ -6,12 +6,15 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <atomic>
+#include <chrono>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "auth/secrets.h"
 
 namespace mliot::auth {
@@ -72,9 +75,26 @@ class Authorizer::State {
   void Audit(const std::string& line) {
     if (o_.audit) o_.audit(line);
   }
+  // Every refusal is counted; the same refusal (caller, method, reason) is
+  // written at most once every kRepeatS seconds, with how many were left
+  // out since, so a revoked node retrying every second does not flood the log.
   void Refused(const Identity& who, const std::string& method, const std::string& why) {
     refused_.fetch_add(1, std::memory_order_relaxed);
-    Audit(absl::StrCat("audit: refused ", method, " from ", who.Describe(), ": ", why));
+    const std::string line = absl::StrCat("audit: refused ", method, " from ", who.Describe(), ": ", why);
+    const auto now = std::chrono::steady_clock::now();
+    int64_t left_out = 0;
+    {
+      absl::MutexLock lock(&repeat_mu_);
+      if (repeats_.size() > 10000) repeats_.clear();  // bounded: a flood of distinct refusals forgets the oldest
+      Repeat& r = repeats_[line];
+      if (r.logged_at != std::chrono::steady_clock::time_point{} && now - r.logged_at < kRepeat) {
+        ++r.left_out;
+        return;
+      }
+      left_out = r.left_out;
+      r = Repeat{now, 0};
+    }
+    Audit(left_out == 0 ? line : absl::StrCat(line, " (and ", left_out, " more like it since the last line)"));
   }
   int64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
@@ -96,8 +116,16 @@ class Authorizer::State {
   }
 
  private:
+  static constexpr std::chrono::seconds kRepeat{10};
+  struct Repeat {
+    std::chrono::steady_clock::time_point logged_at;
+    int64_t left_out = 0;
+  };
+
   AuthorizerOptions o_;
   std::atomic<int64_t> refused_{0};
+  absl::Mutex repeat_mu_;
+  absl::flat_hash_map<std::string, Repeat> repeats_ ABSL_GUARDED_BY(repeat_mu_);
 };
 
 namespace {
