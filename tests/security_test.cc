@@ -76,16 +76,6 @@ void Prepare(grpc::ClientContext& ctx, const Caller& c) {
   if (!c.bearer.empty()) ctx.AddMetadata(kAuthorization, BearerValue(c.bearer));
 }
 
-template <typename Request, typename Response, typename Method>
-grpc::Status Unary(const std::string& address, const Endpoints& e, const Caller& c, const std::string& certs,
-                   Method method, const Request& request) {
-  auto channel = ChannelTo(address, e, c, certs);
-  grpc::ClientContext ctx;
-  Prepare(ctx, c);
-  Response response;
-  return method(channel, &ctx, request, &response);
-}
-
 std::vector<Call> AllCalls(const v1::NodeInfo& x_info) {
   using CoordStub = v1::Coordinator::Stub;
   std::vector<Call> calls;
@@ -95,9 +85,11 @@ std::vector<Call> AllCalls(const v1::NodeInfo& x_info) {
                      *r.mutable_info() = x_info;
                      // The join token registers a newcomer (not X, whose credential it would replace).
                      if (c.name == "join") r.mutable_info()->set_name("newcomer");
-                     return Unary<v1::RegisterNodeRequest, v1::RegisterNodeResponse>(
-                         e.coordinator, e, c, certs,
-                         [](auto ch, auto* ctx, const auto& q, auto* p) { return v1::Coordinator::NewStub(ch)->RegisterNode(ctx, q, p); }, r);
+                     auto channel = ChannelTo(e.coordinator, e, c, certs);
+                     grpc::ClientContext ctx;
+                     Prepare(ctx, c);
+                     v1::RegisterNodeResponse p;
+                     return v1::Coordinator::NewStub(channel)->RegisterNode(&ctx, r, &p);
                    }});
   auto simple = [&](const std::string& name, auto invoke, auto request) {
     calls.push_back({"/mliot.v1.Coordinator/" + name, [invoke, request](const Endpoints& e, const Caller& c,

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,39 +30,35 @@ constexpr char kDeniedName[] = "\x01permission-denied";
 
 std::string View(const grpc::string_ref& s) { return std::string(s.data(), s.size()); }
 
-// The string field at dotted `path` in `message`; nullptr when the message
-// has no such field (a table error: the rule names a field the request lacks).
-std::string* MutableField(google::protobuf::Message* message, std::string_view path, std::string* scratch) {
+// The string field at dotted `path` in `message` (sub-messages created on
+// the way, as a mutable access does); nullopt when the message has no such
+// field (a table error: the rule names a field the request lacks).
+struct StringField {
+  google::protobuf::Message* message;
+  const google::protobuf::FieldDescriptor* field;
+  std::string Get() const { return message->GetReflection()->GetString(*message, field); }
+  void Set(const std::string& value) const { message->GetReflection()->SetString(message, field, value); }
+};
+
+std::optional<StringField> FindStringField(google::protobuf::Message* message, std::string_view path) {
   google::protobuf::Message* m = message;
   const std::vector<std::string> parts = absl::StrSplit(std::string(path), '.');
   for (size_t i = 0; i < parts.size(); ++i) {
     const google::protobuf::FieldDescriptor* field = m->GetDescriptor()->FindFieldByName(parts[i]);
-    if (field == nullptr || field->is_repeated()) return nullptr;
-    const google::protobuf::Reflection* r = m->GetReflection();
-    if (i + 1 < parts.size()) {
-      if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) return nullptr;
-      m = r->MutableMessage(m, field);
-      continue;
+    if (field == nullptr || field->is_repeated()) return std::nullopt;
+    if (i + 1 == parts.size()) {
+      if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) return std::nullopt;
+      return StringField{m, field};
     }
-    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) return nullptr;
-    *scratch = r->GetString(*m, field);
-    return scratch;
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) return std::nullopt;
+    m = m->GetReflection()->MutableMessage(m, field);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
-void SetField(google::protobuf::Message* message, std::string_view path, const std::string& value) {
-  google::protobuf::Message* m = message;
-  const std::vector<std::string> parts = absl::StrSplit(std::string(path), '.');
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const google::protobuf::FieldDescriptor* field = m->GetDescriptor()->FindFieldByName(parts[i]);
-    const google::protobuf::Reflection* r = m->GetReflection();
-    if (i + 1 < parts.size()) {
-      m = r->MutableMessage(m, field);
-    } else {
-      r->SetString(m, field, value);
-    }
-  }
+// Whether calls of `rule` need the interceptor: a scope in the message, or an audit line.
+bool ChecksMessage(const MethodRule& rule) {
+  return rule.scope == Scope::kTaskField || rule.scope == Scope::kNodeField || rule.audited;
 }
 
 }  // namespace
@@ -215,12 +212,12 @@ class Processor final : public grpc::AuthMetadataProcessor {
 // actions. One per call.
 class ScopeInterceptor final : public grpc::experimental::Interceptor {
  public:
-  ScopeInterceptor(grpc::experimental::ServerRpcInfo* info, Authorizer::State* state)
-      : info_(info), state_(state), rule_(FindRule(info->method())) {}
+  ScopeInterceptor(grpc::experimental::ServerRpcInfo* info, Authorizer::State* state, const MethodRule* rule)
+      : info_(info), state_(state), rule_(rule) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
-    if (rule_ != nullptr && methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
       CheckMessage(static_cast<google::protobuf::Message*>(methods->GetRecvMessage()));
     }
     if (!denied_.empty() && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
@@ -233,14 +230,11 @@ class ScopeInterceptor final : public grpc::experimental::Interceptor {
   void CheckMessage(google::protobuf::Message* message) {
     if (message == nullptr) return;
     const Identity who = Authorizer::CallerOf(*info_->server_context());
-    std::string scratch;
-    std::string* task_field = nullptr;
     if (rule_->scope == Scope::kTaskField || rule_->scope == Scope::kNodeField) {
-      task_field = MutableField(message, rule_->field, &scratch);
-      const std::string value = task_field == nullptr ? "" : *task_field;
-      const bool ok = task_field != nullptr &&
-                      (rule_->scope == Scope::kTaskField ? state_->MayUseTask(who, value)
-                                                         : state_->MayUseNode(who, value));
+      const std::optional<StringField> field = FindStringField(message, rule_->field);
+      const std::string value = field ? field->Get() : "";
+      const bool ok = field && (rule_->scope == Scope::kTaskField ? state_->MayUseTask(who, value)
+                                                                   : state_->MayUseNode(who, value));
       if (!ok && denied_.empty()) {
         const std::string why = rule_->scope == Scope::kTaskField
                                     ? absl::StrCat("task '", value, "' is not ", who.role == kNode ? "placed on it" : "its own")
@@ -248,14 +242,14 @@ class ScopeInterceptor final : public grpc::experimental::Interceptor {
         denied_ = absl::StrCat(info_->method(), " is not allowed to ", who.Describe(), ": ", why);
         state_->Refused(who, info_->method(), why);
       }
-      if (!denied_.empty() && task_field != nullptr) SetField(message, rule_->field, kDeniedName);
+      if (!denied_.empty() && field) field->Set(kDeniedName);
     }
     if (rule_->audited && denied_.empty() && !audited_) {
       audited_ = true;
-      std::string task;
-      if (MutableField(message, "task", &scratch) != nullptr) task = scratch;
+      const std::optional<StringField> task = FindStringField(message, "task");
+      const std::string name = task ? task->Get() : "";
       state_->Audit(absl::StrCat("audit: ", who.Describe(), " called ", info_->method(),
-                                 task.empty() ? "" : absl::StrCat(" on task ", task)));
+                                 name.empty() ? "" : absl::StrCat(" on task ", name)));
     }
   }
 
@@ -269,8 +263,12 @@ class ScopeInterceptor final : public grpc::experimental::Interceptor {
 class ScopeInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit ScopeInterceptorFactory(std::shared_ptr<Authorizer::State> state) : state_(std::move(state)) {}
+  // None for calls with nothing in their message to check (Predict, the
+  // hot path, among them): gRPC then runs them without an interceptor.
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
-    return new ScopeInterceptor(info, state_.get());
+    const MethodRule* rule = FindRule(info->method());
+    if (rule == nullptr || !ChecksMessage(*rule)) return nullptr;
+    return new ScopeInterceptor(info, state_.get(), rule);
   }
 
  private:

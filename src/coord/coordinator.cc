@@ -10,17 +10,17 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <random>
+#include <cctype>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "auth/authorizer.h"
-#include "auth/secrets.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "absl/strings/match.h"
+#include "auth/authorizer.h"
+#include "auth/secrets.h"
 #include "common/file_transfer.h"
 #include "common/status_util.h"
 #include "coord/placement.h"

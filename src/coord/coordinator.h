@@ -22,18 +22,18 @@
 #include <atomic>
 #include <deque>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "auth/credentials.h"
-#include "auth/authorizer.h"
-#include "auth/roles.h"
 #include "absl/synchronization/mutex.h"
+#include "auth/authorizer.h"
+#include "auth/credentials.h"
+#include "auth/roles.h"
 #include "common/clock.h"
 #include "common/grpc_util.h"
 #include "coord/node_registry.h"

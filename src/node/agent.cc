@@ -181,18 +181,7 @@ absl::Status NodeAgent::Start() {
 
 absl::Status NodeAgent::LoadCredentials() {
   const std::string path = o_.data_dir + "/node.token";
-  std::string join;
-  if (!o_.join_token_file.empty()) {
-    absl::StatusOr<std::string> read = auth::ReadSecretFile(o_.join_token_file);
-    // Not there yet: a coordinator started a moment ago writes it; Register() reads it again.
-    if (!read.ok() && !absl::IsNotFound(read.status())) {
-      return absl::Status(read.status().code(), absl::StrCat("join token: ", read.status().message()));
-    }
-    if (read.ok()) join = *read;
-  }
   absl::MutexLock lock(&cred_mu_);
-  join_token_ = join;
-  bearer_ = join;
   if (fs::exists(path)) {
     MLIOT_ASSIGN_OR_RETURN(std::string saved, auth::ReadSecretFile(path));
     std::vector<std::string> lines = absl::StrSplit(saved, '\n', absl::SkipWhitespace());
@@ -202,6 +191,17 @@ absl::Status NodeAgent::LoadCredentials() {
     }
     if (lines.size() > 1) wake_sha256_ = auth::Sha256Hex(std::string(absl::StripAsciiWhitespace(lines[1])));
   }
+  return LoadJoinTokenLocked();
+}
+
+absl::Status NodeAgent::LoadJoinTokenLocked() {
+  if (!join_token_.empty() || o_.join_token_file.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> read = auth::ReadSecretFile(o_.join_token_file);
+  // Not there yet: a coordinator started a moment ago writes it; Register() asks again.
+  if (absl::IsNotFound(read.status())) return absl::OkStatus();
+  if (!read.ok()) return absl::Status(read.status().code(), absl::StrCat("join token: ", read.status().message()));
+  join_token_ = *read;
+  if (!has_node_token_) bearer_ = join_token_;
   return absl::OkStatus();
 }
 
@@ -222,13 +222,7 @@ absl::Status NodeAgent::Register() {
   grpc::Status status;
   {
     absl::MutexLock lock(&cred_mu_);
-    if (join_token_.empty() && !o_.join_token_file.empty()) {
-      absl::StatusOr<std::string> read = auth::ReadSecretFile(o_.join_token_file);
-      if (read.ok()) {
-        join_token_ = *read;
-        if (!has_node_token_) bearer_ = join_token_;
-      }
-    }
+    MLIOT_RETURN_IF_ERROR(LoadJoinTokenLocked());
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     grpc::ClientContext ctx;

@@ -100,8 +100,11 @@ class NodeAgent {
   // The device benchmark, run in a child process when self_exe is set.
   absl::StatusOr<v1::NodeBenchmark> Benchmark();
   absl::Status Register();
-  // Reads data_dir/node.token, else the join token.
+  // Reads data_dir/node.token, and the join token when it exists.
   absl::Status LoadCredentials();
+  // Reads the join token once its file exists (OK while it does not yet);
+  // it becomes the bearer while the node has no credential of its own.
+  absl::Status LoadJoinTokenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cred_mu_);
   // Adds this node's credential to a call to the coordinator.
   void Authorize(grpc::ClientContext& ctx);
   // Whether `sha256` is the hash of the coordinator's wake token for this node.
