@@ -31,7 +31,8 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out, const std::string& err) {
+pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out, const std::string& err,
+              bool search_path = false) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -45,7 +46,9 @@ pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out, cons
     posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }
   pid_t pid = -1;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) pid = -1;
+  const int rc = search_path ? posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ)
+                             : posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  if (rc != 0) pid = -1;
   posix_spawn_file_actions_destroy(&actions);
   return pid;
 }
@@ -61,6 +64,13 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log) :
   std::vector<std::string> full = {MliotBinary()};
   full.insert(full.end(), argv.begin(), argv.end());
   pid_ = SpawnTo(full, log, log);
+}
+
+Process Process::Program(const std::vector<std::string>& argv, const std::string& log) {
+  Process p;
+  p.log_ = log;
+  p.pid_ = SpawnTo(argv, log, log, /*search_path=*/true);
+  return p;
 }
 
 Process::Process(Process&& other) noexcept : pid_(other.pid_), log_(std::move(other.log_)) { other.pid_ = -1; }
@@ -100,18 +110,19 @@ int Process::Stop(int signal) {
 
 std::string Process::Log() const { return ReadAll(log_); }
 
-RunResult RunMliot(const std::vector<std::string>& args, std::chrono::seconds timeout, const std::string& io_dir) {
+namespace {
+
+RunResult RunArgv(const std::vector<std::string>& full, bool search_path, std::chrono::seconds timeout,
+                  const std::string& io_dir) {
   static std::atomic<int> counter{0};
   const std::string base = io_dir.empty() ? "/tmp/mliot-test-run-" + std::to_string(getpid()) + "-" +
                                                 std::to_string(counter.fetch_add(1))
                                           : io_dir + "/";
   const std::string out_path = base + (io_dir.empty() ? ".out" : "stdout");
   const std::string err_path = base + (io_dir.empty() ? ".err" : "stderr");
-  std::vector<std::string> full = {MliotBinary()};
-  full.insert(full.end(), args.begin(), args.end());
   unlink(out_path.c_str());
   RunResult r;
-  const pid_t pid = SpawnTo(full, out_path, err_path);
+  const pid_t pid = SpawnTo(full, out_path, err_path, search_path);
   if (pid <= 0) {
     r.err = "posix_spawn failed for " + full[0];
     return r;
@@ -138,6 +149,18 @@ RunResult RunMliot(const std::vector<std::string>& args, std::chrono::seconds ti
     unlink(err_path.c_str());
   }
   return r;
+}
+
+}  // namespace
+
+RunResult RunMliot(const std::vector<std::string>& args, std::chrono::seconds timeout, const std::string& io_dir) {
+  std::vector<std::string> full = {MliotBinary()};
+  full.insert(full.end(), args.begin(), args.end());
+  return RunArgv(full, false, timeout, io_dir);
+}
+
+RunResult RunProgram(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+  return RunArgv(argv, true, timeout, "");
 }
 
 std::string LastLine(const std::string& text) {

@@ -24,6 +24,8 @@ class Process {
  public:
   Process() = default;
   Process(const std::vector<std::string>& argv, const std::string& log);
+  // Any program (argv[0] is the executable, looked up in PATH), not mliot.
+  static Process Program(const std::vector<std::string>& argv, const std::string& log);
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;
   ~Process();
@@ -51,6 +53,11 @@ struct RunResult {
 // names under /tmp, removed afterwards). Safe to call from several threads.
 RunResult RunMliot(const std::vector<std::string>& args,
                    std::chrono::seconds timeout = std::chrono::seconds(120), const std::string& io_dir = "");
+
+// Runs any program to completion (stdin /dev/null); its stdout, stderr and
+// exit code.
+RunResult RunProgram(const std::vector<std::string>& argv,
+                     std::chrono::seconds timeout = std::chrono::seconds(120));
 
 // The last non-empty line of `text`.
 std::string LastLine(const std::string& text);

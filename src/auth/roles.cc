@@ -45,6 +45,16 @@ const std::vector<MethodRule>& Rules() {
       {"/mliot.v1.Serving/PredictStream", kClient},
       {"/mliot.v1.Serving/Feedback", kClient},
       {"/mliot.v1.Serving/Health", kClient},
+      // The Open Inference Protocol's gRPC service on a node's or the
+      // coordinator's front end: it holds no credential and grants nothing;
+      // each call's bearer token travels on to the task's serving worker,
+      // whose own authorizer checks it against the Serving rules above.
+      {"/inference.GRPCInferenceService/ServerLive", kAnyone},
+      {"/inference.GRPCInferenceService/ServerReady", kAnyone},
+      {"/inference.GRPCInferenceService/ServerMetadata", kAnyone},
+      {"/inference.GRPCInferenceService/ModelReady", kAnyone},
+      {"/inference.GRPCInferenceService/ModelMetadata", kAnyone},
+      {"/inference.GRPCInferenceService/ModelInfer", kAnyone},
       // gRPC's own health service, for supervisors.
       {"/grpc.health.v1.Health/Check", kAnyone},
       {"/grpc.health.v1.Health/Watch", kAnyone},

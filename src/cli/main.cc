@@ -1,5 +1,6 @@
 // mliot: one binary for every role. See `mliot --help`.
 
+#include <grpcpp/health_check_service_interface.h>
 #include <sys/stat.h>
 
 #include "CLI/CLI.hpp"
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   mliot::LimitBlasToOneThread();
   // Training steps reuse freed heap memory instead of faulting in fresh pages.
   mliot::KeepFreedMemoryForReuse();
+  // Every gRPC server this process builds answers grpc.health.v1.Health.
+  grpc::EnableDefaultHealthCheckService(true);
   CLI::App app{"mliot: train, select and serve model ensembles for IoT"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mliot 0.1.0");

@@ -41,6 +41,12 @@ void WaitForStop() {
   while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
+// "WHO: Open Inference Protocol URL/v2 (gRPC HOST:PORT), metrics URL" on stderr.
+void PrintEndpoints(const std::string& who, const v1::Endpoints& e) {
+  std::fprintf(stderr, "%s: Open Inference Protocol %s/v2 (gRPC %s), metrics %s\n", who.c_str(), e.v2_http().c_str(),
+               e.v2_grpc().c_str(), e.metrics().c_str());
+}
+
 struct CoordinatorArgs {
   CoordinatorOptions options;
 };
@@ -48,10 +54,14 @@ struct CoordinatorArgs {
 int RunCoordinator(CoordinatorArgs& a) {
   StopOnSignal();
   if (absl::Status s = CheckPlaintextBind(a.options.listen, a.options.tls, "coordinator"); !s.ok()) return Fail(s);
+  if (!a.options.http_listen.empty()) {
+    if (absl::Status s = CheckPlaintextBind(a.options.http_listen, a.options.tls, "coordinator"); !s.ok()) return Fail(s);
+  }
   Coordinator coordinator(a.options);
   if (absl::Status s = coordinator.Start(); !s.ok()) return Fail(s);
   std::fprintf(stderr, "coordinator listening on %s, state in %s\n", coordinator.address().c_str(),
                a.options.data_dir.c_str());
+  PrintEndpoints("coordinator", coordinator.endpoints());
   WaitForStop();
   coordinator.Shutdown();
   return 0;
@@ -76,6 +86,9 @@ int RunNode(NodeArgs& a) {
   a.options.labels = *labels;
   a.options.self_exe = SelfExe();
   if (absl::Status s = CheckPlaintextBind(a.options.listen, a.options.tls, "node"); !s.ok()) return Fail(s);
+  if (!a.options.http_listen.empty()) {
+    if (absl::Status s = CheckPlaintextBind(a.options.http_listen, a.options.tls, "node"); !s.ok()) return Fail(s);
+  }
   NodeAgent agent(a.options);
   if (absl::Status s = agent.Start(); !s.ok()) return Fail(s);
   agent.Run(stop);
@@ -135,6 +148,7 @@ int RunWorker(WorkerArgs& a) {
   if (a.role != "serve") return Fail(absl::InvalidArgumentError(absl::StrCat("worker role '", a.role, "': valid: train, serve, benchmark")));
   ServingService service(spec->name, a.task_dir + "/bundle", a.task_dir + "/feedback");
   service.set_stats_path(a.task_dir + "/serve.stats");
+  service.set_metrics_path(a.task_dir + "/serve.metrics");
   service.set_guarded(spec->versions.guarded);
   if (absl::Status s = service.Start(); !s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(a.tls);
@@ -200,6 +214,7 @@ int RunWorker(WorkerArgs& a) {
 
 struct UpArgs {
   std::string listen = "127.0.0.1:7070";
+  std::string http_listen;
   std::string data_dir = ".mliot";
   bool demo = false;
   double demo_budget_s = 60;
@@ -213,6 +228,7 @@ struct UpArgs {
 int RunUpTestbed(UpArgs& a, Coordinator& coordinator, const Testbed& testbed) {
   std::fprintf(stderr, "mliot up: coordinator %s, testbed %s (%zu devices), state in %s; Ctrl-C stops all\n",
                coordinator.address().c_str(), a.testbed.c_str(), testbed.devices.size(), a.data_dir.c_str());
+  PrintEndpoints("mliot up: coordinator", coordinator.endpoints());
   TestbedRunOptions o;
   o.coordinator = coordinator.address();
   o.data_dir = a.data_dir + "/testbed";
@@ -227,6 +243,9 @@ int RunUpTestbed(UpArgs& a, Coordinator& coordinator, const Testbed& testbed) {
 int RunUp(UpArgs& a) {
   const std::atomic<bool>& stop = StopOnSignal();
   if (absl::Status s = CheckPlaintextBind(a.listen, a.tls, "mliot up"); !s.ok()) return Fail(s);
+  if (!a.http_listen.empty()) {
+    if (absl::Status s = CheckPlaintextBind(a.http_listen, a.tls, "mliot up"); !s.ok()) return Fail(s);
+  }
   std::optional<Testbed> testbed;
   if (!a.testbed.empty()) {
     if (a.demo) return Fail(absl::InvalidArgumentError("--testbed and --demo: give one of them"));
@@ -237,6 +256,7 @@ int RunUp(UpArgs& a) {
   }
   CoordinatorOptions co;
   co.listen = a.listen;
+  co.http_listen = a.http_listen;
   co.data_dir = a.data_dir + "/coordinator";
   co.credentials_dir = a.data_dir;  // D/admin.token, D/join.token
   co.tls = a.tls;
@@ -256,6 +276,8 @@ int RunUp(UpArgs& a) {
   if (absl::Status s = agent.Start(); !s.ok()) return Fail(s);
   std::fprintf(stderr, "mliot up: coordinator %s, node 'local' (%s), state in %s (admin token: %s/admin.token)\n",
                coordinator.address().c_str(), agent.isolation().c_str(), a.data_dir.c_str(), a.data_dir.c_str());
+  PrintEndpoints("mliot up: coordinator", coordinator.endpoints());
+  PrintEndpoints("mliot up: node 'local'", agent.endpoints());
   std::thread node_thread([&] { agent.Run(stop); });
   int rc = 0;
   if (a.demo) {
@@ -282,6 +304,9 @@ Runner AddServerCommands(CLI::App& app) {
   CLI::App* c = app.add_subcommand("coordinator", "run the coordinator (device selection layer)");
   c->add_option("--listen", coordinator->options.listen, "address to listen on")->capture_default_str();
   c->add_option("--data-dir", coordinator->options.data_dir, "state directory (SQLite, data, bundles)")->capture_default_str();
+  c->add_option("--http-listen", coordinator->options.http_listen,
+                "HTTP endpoint: Open Inference Protocol (proxied to each task), /metrics; its v2 gRPC is the next port "
+                "(default: the --listen port + 1)");
   c->add_option("--heartbeat-timeout-s", coordinator->options.heartbeat_timeout_s, "a node silent this long is dead")
       ->capture_default_str();
   c->add_option("--token-grace-s", coordinator->options.token_grace_s,
@@ -294,6 +319,9 @@ Runner AddServerCommands(CLI::App& app) {
   n->add_option("--coordinator", node->options.coordinator, "coordinator address")->required();
   n->add_option("--listen", node->options.listen, "node endpoint address (port 0: any)")->capture_default_str();
   n->add_option("--data-dir", node->options.data_dir, "node state directory")->required();
+  n->add_option("--http-listen", node->options.http_listen,
+                "HTTP endpoint: Open Inference Protocol for every task on the node, /metrics; its v2 gRPC is the next "
+                "port (default: the --listen port + 1; any free ports with --listen port 0)");
   n->add_option("--name", node->options.name, "node name")->required();
   n->add_option("--labels", node->labels, "k=v,... e.g. locality=local");
   n->add_option("--cores", node->options.cores, "declared cores (default: detected)");
@@ -329,6 +357,8 @@ Runner AddServerCommands(CLI::App& app) {
   CLI::App* u = app.add_subcommand("up", "embedded default: coordinator + one local node in one process");
   u->add_option("--listen", up->listen, "coordinator address")->capture_default_str();
   u->add_option("--data-dir", up->data_dir, "state directory")->capture_default_str();
+  u->add_option("--http-listen", up->http_listen,
+                "the coordinator's HTTP endpoint (Open Inference Protocol, /metrics); default: the --listen port + 1");
   u->add_flag("--demo", up->demo, "submit the Fashion-MNIST demo task, stream the test set, give feedback");
   u->add_option("--demo-budget-s", up->demo_budget_s, "training budget of the demo task")->capture_default_str();
   u->add_option("--benchmark", up->benchmark, "device benchmark: quick | full")->capture_default_str();

@@ -12,6 +12,7 @@
 #include <limits>
 #include <cctype>
 
+#include "frontend/frontend_metrics.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -234,6 +235,7 @@ bool CoordinatorService::PlaceLocked(TaskEntry& task, const std::string& exclude
   // all of them: with 10,000 nodes the full list made each submit write
   // ~150 KB to the store, the log and the answer.
   const Placement p = Place(candidates, *require, *prefer, TaskProfile{task.image, task.budget_s}, kRankingKept);
+  (p.accepted ? placed_ : refused_).fetch_add(1, std::memory_order_relaxed);
   if (response != nullptr) {
     response->set_accepted(p.accepted);
     for (const std::string& n : p.ranking) response->add_ranking(n);
@@ -358,6 +360,7 @@ void CoordinatorService::ServeHeartbeats(grpc::ServerCompletionQueue* cq) {
 }
 
 void CoordinatorService::HandleHeartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatResponse* response) {
+  heartbeats_.fetch_add(1, std::memory_order_relaxed);
   if (!registry_.Heartbeat(request)) {
     response->set_reregister(true);
     return;
@@ -590,6 +593,54 @@ void CoordinatorService::FillInfo(const TaskEntry& t, v1::TaskInfo* info) const 
   if (ranking.is_array()) {
     for (const auto& n : ranking) info->add_ranking(n.get<std::string>());
   }
+}
+
+absl::StatusOr<std::string> CoordinatorService::ServingAddressOf(const std::string& task) const {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(task);
+  if (it == tasks_.end() || it->second.serving_address.empty()) {
+    return absl::NotFoundError(absl::StrCat("model '", task, "' is not served (unknown, or not serving yet)"));
+  }
+  return it->second.serving_address;
+}
+
+std::vector<std::string> CoordinatorService::ServingTasks() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : tasks_) {
+    if (!t.serving_address.empty()) names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<prometheus::MetricFamily> CoordinatorService::MetricFamilies() const {
+  using metrics::Family;
+  using metrics::Sample;
+  using prometheus::MetricType;
+  auto placements = Family("mliot_placements_total", "Placement decisions, by outcome (placed or refused: no eligible node)",
+                           MetricType::Counter);
+  placements.metric.push_back(Sample(static_cast<double>(placed_.load()), {{"outcome", "placed"}}));
+  placements.metric.push_back(Sample(static_cast<double>(refused_.load()), {{"outcome", "refused"}}));
+  auto heartbeats = Family("mliot_heartbeats_total", "Node heartbeats the coordinator handled", MetricType::Counter);
+  heartbeats.metric.push_back(Sample(static_cast<double>(heartbeats_.load()), {}));
+  auto nodes = Family("mliot_nodes", "Registered nodes, by liveness", MetricType::Gauge);
+  auto load = Family("mliot_node_load", "Each node's load as its heartbeats report it (EWMA; 1 = full)",
+                     MetricType::Gauge);
+  int alive = 0, dead = 0;
+  for (const NodeEntry& e : registry_.All()) {
+    (e.alive ? alive : dead)++;
+    if (e.alive) load.metric.push_back(Sample(e.metrics.load(), {{"node", e.info.name()}}));
+  }
+  nodes.metric.push_back(Sample(alive, {{"state", "alive"}}));
+  nodes.metric.push_back(Sample(dead, {{"state", "dead"}}));
+  auto tasks = Family("mliot_tasks", "Tasks, by state", MetricType::Gauge);
+  std::map<std::string, int> by_state = {{"pending", 0}, {"training", 0}, {"serving", 0}, {"failed", 0}};
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, t] : tasks_) by_state[TaskStateName(t.record.state)]++;
+  }
+  for (const auto& [state, n] : by_state) tasks.metric.push_back(Sample(n, {{"state", state}}));
+  return {placements, heartbeats, nodes, load, tasks};
 }
 
 grpc::Status CoordinatorService::ListTasks(grpc::ServerContext*, const v1::ListTasksRequest*,
@@ -981,6 +1032,29 @@ absl::Status Coordinator::Start() {
     return absl::UnavailableError(absl::StrCat("coordinator: cannot listen on ", o_.listen));
   }
   address_ = absl::StrCat(o_.listen.substr(0, o_.listen.rfind(':')), ":", port);
+  // The protocol front end proxies each call to the task's serving worker
+  // (docs/PROTOCOLS.md: why a proxy, not a redirect).
+  v2::FrontendOptions f;
+  const std::string host = o_.listen.substr(0, o_.listen.rfind(':'));
+  f.http_listen = o_.http_listen.empty() ? absl::StrCat(host, ":", port + 1) : o_.http_listen;
+  f.any_port_if_taken = o_.http_listen.empty();
+  f.tls = o_.tls;
+  f.log_name = "coordinator";
+  f.router.tls = o_.tls;
+  f.router.resolve = [service](const std::string& task) { return service->ServingAddressOf(task); };
+  f.router.tasks = [service] { return service->ServingTasks(); };
+  f.metrics_text = [this] { return exposition_.Text(); };
+  MLIOT_ASSIGN_OR_RETURN(frontend_, v2::Frontend::Start(std::move(f)));
+  exposition_.AddCollector([this] { return frontend_->metrics().Collect(); });
+  exposition_.AddCollector([service] { return service->MetricFamilies(); });
+  exposition_.AddCollector([this] {
+    auto refused = metrics::Family("mliot_auth_refusals_total",
+                                   "Calls the coordinator's authorizer refused (no, unknown or insufficient credential)",
+                                   prometheus::MetricType::Counter);
+    refused.metric.push_back(metrics::Sample(static_cast<double>(authorizer_->refused()), {}));
+    return std::vector<prometheus::MetricFamily>{refused};
+  });
+  frontend_->SetServing(true);
   heartbeat_thread_ = std::thread([this] {
     // Heartbeats can wait a few milliseconds (1 s period, 5 s timeout). As a
     // SCHED_BATCH thread this one does not preempt a running thread when a
@@ -995,7 +1069,17 @@ absl::Status Coordinator::Start() {
   return absl::OkStatus();
 }
 
+v1::Endpoints Coordinator::endpoints() const {
+  v1::Endpoints e;
+  if (!frontend_) return e;
+  e.set_v2_http(frontend_->http_url());
+  e.set_v2_grpc(frontend_->grpc_address());
+  e.set_metrics(frontend_->http_url() + "/metrics");
+  return e;
+}
+
 void Coordinator::Shutdown() {
+  frontend_.reset();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   }

@@ -38,12 +38,19 @@
 #include "common/grpc_util.h"
 #include "coord/node_registry.h"
 #include "coord/store.h"
+#include "frontend/frontend.h"
+#include "metrics/metrics.h"
+#include "mliot/v1/node.pb.h"
 #include "mliot/v1/coordinator.grpc.pb.h"
 
 namespace mliot {
 
 struct CoordinatorOptions {
   std::string listen = "127.0.0.1:7070";
+  // The protocol front end (Open Inference Protocol, /metrics, the
+  // dashboard): HTTP here, its v2 gRPC on the next port. "": the gRPC port
+  // + 1 on the same host (any free ports when taken).
+  std::string http_listen;
   std::string data_dir = ".mliot";
   double heartbeat_timeout_s = 5;
   int heartbeat_interval_ms = 1000;
@@ -98,6 +105,12 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
   // identity a token hash stands for, whether a task is placed on a node,
   // whether a node's credentials were revoked.
   std::optional<auth::Identity> IdentityOf(const std::string& token_sha256);
+  // The serving worker of a task, for the protocol front end (which proxies
+  // to it); NotFound when the task is unknown or not serving.
+  absl::StatusOr<std::string> ServingAddressOf(const std::string& task) const;
+  std::vector<std::string> ServingTasks() const;
+  // The coordinator's own Prometheus families (placements, heartbeats, nodes).
+  std::vector<prometheus::MetricFamily> MetricFamilies() const;
   bool NodeHasTask(const std::string& node, const std::string& task) const;
   bool NodeRevoked(const std::string& node) const;
   const auth::CoordinatorSecrets& secrets() const { return *secrets_; }
@@ -162,6 +175,7 @@ class CoordinatorService final : public v1::Coordinator::WithAsyncMethod_Heartbe
   std::map<std::string, std::set<std::string>> tasks_by_node_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread failover_;
+  std::atomic<int64_t> placed_{0}, refused_{0}, heartbeats_{0};
 
   std::optional<auth::CoordinatorSecrets> secrets_;
   // Credential hashes -> who; kept apart from mu_ so that a call's check
@@ -185,6 +199,8 @@ class Coordinator {
   absl::Status Start();
   void Shutdown();
   const std::string& address() const { return address_; }  // with the bound port
+  // The protocol front end's endpoints (after Start).
+  v1::Endpoints endpoints() const;
   CoordinatorService& service() { return *service_; }
 
  private:
@@ -192,6 +208,8 @@ class Coordinator {
   std::unique_ptr<CoordinatorService> service_;
   std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<grpc::Server> server_;
+  metrics::Exposition exposition_{"coordinator"};
+  std::unique_ptr<v2::Frontend> frontend_;
   std::unique_ptr<grpc::ServerCompletionQueue> heartbeat_cq_;
   std::thread heartbeat_thread_;  // one: a second thread on the queue costs more than it adds
   std::string address_;

@@ -169,6 +169,13 @@ absl::Status NodeAgent::Start() {
     address_ = proxy_->address();
   }
   info_.set_address(address_);
+  // The protocol front end: HTTP on the next port, its v2 gRPC after it.
+  std::string http_listen = o_.http_listen;
+  if (http_listen.empty()) http_listen = absl::StrCat(host_part, ":", o_.listen.ends_with(":0") ? 0 : port + 1);
+  MLIOT_ASSIGN_OR_RETURN(frontend_, NodeFrontend::Start(o_.name, http_listen, o_.http_listen.empty(), o_.tls));
+  *info_.mutable_endpoints() = frontend_->endpoints();
+  Log(o_.name, absl::StrCat("Open Inference Protocol on ", info_.endpoints().v2_http(), " and ",
+                            info_.endpoints().v2_grpc(), "; metrics at ", info_.endpoints().metrics()));
   MLIOT_ASSIGN_OR_RETURN(channel_, MakeChannel(o_.coordinator, o_.tls, CoordinatorChannelArguments()));
   coordinator_ = v1::Coordinator::NewStub(channel_);
   absl::Status registered = Register();
@@ -629,12 +636,19 @@ void NodeAgent::Run(const std::atomic<bool>& stop) {
       request.set_node(o_.name);
       FillMetrics(request.mutable_metrics());
       for (const auto& [name, run] : tasks_) *request.add_tasks() = StatusOf(run);
+      std::map<std::string, std::string> dirs;
+      for (const auto& [name, run] : tasks_) dirs[name] = run.dir;
+      frontend_->Update({request.tasks().begin(), request.tasks().end()}, dirs, request.metrics());
+      if (server_->GetHealthCheckService() != nullptr) {
+        server_->GetHealthCheckService()->SetServingStatus(frontend_->ready());
+      }
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
       v1::HeartbeatResponse response;
       Authorize(ctx);
       const grpc::Status s = coordinator_->Heartbeat(&ctx, request, &response);
       if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) registered_ = false;  // join again
+      frontend_->CountHeartbeat(s.ok());
       if (!s.ok()) {
         if (failures++ % 10 == 0) Log(o_.name, absl::StrCat("heartbeat failed (workers keep serving): ", s.error_message()));
       } else {

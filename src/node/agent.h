@@ -32,6 +32,7 @@
 #include "common/grpc_util.h"
 #include "mliot/v1/coordinator.grpc.pb.h"
 #include "node/metrics.h"
+#include "node/node_frontend.h"
 #include "node/resource_limits.h"
 #include "node/serve_cost.h"
 #include "node/supervisor.h"
@@ -42,6 +43,10 @@ namespace mliot {
 struct AgentOptions {
   std::string coordinator;   // host:port
   std::string listen = "127.0.0.1:0";
+  // The protocol front end's HTTP endpoint (Open Inference Protocol,
+  // /metrics); its v2 gRPC port is the next one. "": the node's gRPC port
+  // + 1 on the same host (any free ports when that is 0).
+  std::string http_listen;
   std::string data_dir;
   std::string name;
   std::map<std::string, std::string> labels;
@@ -77,6 +82,7 @@ class NodeAgent {
   void Run(const std::atomic<bool>& stop);
 
   const std::string& address() const { return address_; }
+  v1::Endpoints endpoints() const { return info_.endpoints(); }
   std::string isolation() const { return limiter_->isolation(); }
 
  private:
@@ -135,6 +141,7 @@ class NodeAgent {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<DelayProxy> proxy_;  // with added_rtt_ms
   std::unique_ptr<grpc::Service> node_service_;
+  std::unique_ptr<NodeFrontend> frontend_;
   MetricsSampler sampler_;
   ServeCost serve_cost_;  // fed from each serving worker's serve.stats
   std::map<std::string, TaskRun> tasks_;

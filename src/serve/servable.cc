@@ -1,5 +1,7 @@
 #include "serve/servable.h"
 
+#include <chrono>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -132,19 +134,23 @@ void Servable::PredictBatch(const float* raw_rows, int64_t n, Answer* answers,
   }
 }
 
-absl::StatusOr<Answer> Servable::PredictWindow(const Signal& signal, FrameRange window,
-                                               float* certainties) const {
+absl::StatusOr<Answer> Servable::PredictWindow(const Signal& signal, FrameRange window, float* certainties,
+                                               double* featurize_s) const {
   if (!featurizer_) {
     return absl::FailedPreconditionError("this task takes feature rows, not raw audio or sensor data");
   }
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(num_features_));
+  const auto start = std::chrono::steady_clock::now();
   MLIOT_RETURN_IF_ERROR(featurizer_->FeaturizeWindow(signal, window, row.data()));
+  if (featurize_s != nullptr) {
+    *featurize_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
   return Predict(row.data(), certainties);
 }
 
-absl::StatusOr<std::vector<Answer>> Servable::PredictRaw(const Signal& signal,
-                                                         std::vector<float>* certainties) const {
+absl::StatusOr<std::vector<Answer>> Servable::PredictRaw(const Signal& signal, std::vector<float>* certainties,
+                                                         double* featurize_s) const {
   if (!featurizer_) {
     return absl::FailedPreconditionError("this task takes feature rows, not raw audio or sensor data");
   }
@@ -158,7 +164,7 @@ absl::StatusOr<std::vector<Answer>> Servable::PredictRaw(const Signal& signal,
   std::vector<Answer> answers;
   answers.reserve(windows.size());
   for (size_t i = 0; i < windows.size(); ++i) {
-    MLIOT_ASSIGN_OR_RETURN(Answer a, PredictWindow(signal, windows[i], certainties->data() + i * k));
+    MLIOT_ASSIGN_OR_RETURN(Answer a, PredictWindow(signal, windows[i], certainties->data() + i * k, featurize_s));
     answers.push_back(a);
   }
   return answers;

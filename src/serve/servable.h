@@ -48,9 +48,12 @@ class Servable {
   // featurizes one window of `signal` inside the serving path and predicts it.
   // Errors: the bundle has no featurizer (FailedPrecondition); the signal's
   // channels or rate do not fit it (InvalidArgument).
-  absl::StatusOr<Answer> PredictWindow(const Signal& signal, FrameRange window, float* certainties) const;
+  // `featurize_s`, when given, accumulates the time spent featurizing.
+  absl::StatusOr<Answer> PredictWindow(const Signal& signal, FrameRange window, float* certainties,
+                                       double* featurize_s = nullptr) const;
   // Every window of `signal`: one answer each, certainties windows x classes.
-  absl::StatusOr<std::vector<Answer>> PredictRaw(const Signal& signal, std::vector<float>* certainties) const;
+  absl::StatusOr<std::vector<Answer>> PredictRaw(const Signal& signal, std::vector<float>* certainties,
+                                                 double* featurize_s = nullptr) const;
   // The bundle's featurizer, or null when its rows are features already.
   const Featurizer* featurizer() const { return featurizer_.get(); }
 

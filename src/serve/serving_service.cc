@@ -95,6 +95,9 @@ void ServingService::WatchLoop() {
       (void)WriteFileAtomically(stats_path_,
                                 absl::StrCat(reported, " ", ProcessCpuS() - load_cpu_s_, "\n"));
     }
+    if (!metrics_path_.empty() && tick % 10 == 0) {
+      (void)WriteFileAtomically(metrics_path_, recorder_.Snapshot().SerializeAsString());
+    }
     Reconcile();
     absl::MutexLock lock(&state_mu_);
     if (state_dirty_) {
@@ -396,11 +399,30 @@ grpc::Status ServingService::Respond(const Servable& servable, const v1::Predict
   if (grpc::Status s = CheckTask(request.task()); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   requests_.fetch_add(1, std::memory_order_relaxed);
+  double featurize_s = 0;
+  grpc::Status status = Compute(servable, request, response, &featurize_s);
+  metrics::ServingRecorder::Counters& c = recorder_.For(servable.version());
+  if (!status.ok()) {
+    c.failures.fetch_add(1, std::memory_order_relaxed);
+    return status;
+  }
+  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  response->set_worker_latency_ms(total_s * 1000);
+  c.requests.fetch_add(1, std::memory_order_relaxed);
+  c.rows.fetch_add(response->predictions_size(), std::memory_order_relaxed);
+  if (request.has_raw()) c.featurize.Observe(featurize_s);
+  c.compute.Observe(total_s - featurize_s);
+  c.end_to_end.Observe(total_s);
+  return status;
+}
+
+grpc::Status ServingService::Compute(const Servable& servable, const v1::PredictRequest& request,
+                                   v1::PredictResponse* response, double* featurize_s) const {
   if (request.has_raw()) {
     absl::StatusOr<Signal> signal = RawSignal(request.raw());
     if (!signal.ok()) return ToGrpc(signal.status());
     std::vector<float> cert;
-    absl::StatusOr<std::vector<Answer>> answers = servable.PredictRaw(*signal, &cert);
+    absl::StatusOr<std::vector<Answer>> answers = servable.PredictRaw(*signal, &cert, featurize_s);
     if (!answers.ok()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(answers.status().message()));
     }
@@ -408,8 +430,6 @@ grpc::Status ServingService::Respond(const Servable& servable, const v1::Predict
     for (size_t i = 0; i < answers->size(); ++i) {
       AddPrediction(servable, (*answers)[i], cert.data() + i * servable.num_classes(), response);
     }
-    response->set_worker_latency_ms(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     return grpc::Status::OK;
   }
   if (servable.featurizer() != nullptr && request.features_size() > 0 &&
@@ -455,8 +475,6 @@ grpc::Status ServingService::Respond(const Servable& servable, const v1::Predict
       p->mutable_certainties()->Add(cert.data() + i * k, cert.data() + (i + 1) * k);
     }
   }
-  response->set_worker_latency_ms(
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   return grpc::Status::OK;
 }
 
@@ -548,6 +566,7 @@ grpc::Status ServingService::Feedback(grpc::ServerContext*,
                                         feedback_files_.fetch_add(1), "-",
                                         std::chrono::steady_clock::now().time_since_epoch().count(), ".csv");
   if (absl::Status s = WriteFileAtomically(path, csv); !s.ok()) return ToGrpc(s);
+  recorder_.Feedback(rows);
   response->set_accepted_rows(rows);
   return grpc::Status::OK;
 }

@@ -40,6 +40,7 @@
 #include "mliot/v1/serving.grpc.pb.h"
 #include "lifecycle/lifecycle_state.h"
 #include "lifecycle/promotion.h"
+#include "metrics/serving_metrics.h"
 #include "serve/servable.h"
 
 namespace mliot {
@@ -57,6 +58,9 @@ class ServingService final : public v1::Serving::Service {
   // bundles, so the node agent can learn what a request costs (call before
   // Start).
   void set_stats_path(std::string path) { stats_path_ = std::move(path); }
+  // Every second the watcher writes the request metrics per version
+  // (v1::ServingMetrics, metrics/serving_metrics.h) to `path`.
+  void set_metrics_path(std::string path) { metrics_path_ = std::move(path); }
   // Guarded promotion of adaptations (the task spec's versions.promote).
   void set_guarded(bool guarded) { guarded_ = guarded; }
   void Stop();
@@ -82,8 +86,11 @@ class ServingService final : public v1::Serving::Service {
 
  private:
   std::shared_ptr<const Servable> Current() const;
+  // Answers and records the request's metrics.
   grpc::Status Respond(const Servable& servable, const v1::PredictRequest& request,
                       v1::PredictResponse* response) const;
+  grpc::Status Compute(const Servable& servable, const v1::PredictRequest& request, v1::PredictResponse* response,
+                      double* featurize_s) const;
   void WatchLoop();
   // One pass of the watcher: choose the version to serve, load it, run the
   // shadow's evaluation; true when the lifecycle state changed.
@@ -115,6 +122,8 @@ class ServingService final : public v1::Serving::Service {
   std::atomic<int64_t> feedback_files_{0};
   mutable std::atomic<int64_t> requests_{0};  // answered (Respond), any transport
   std::string stats_path_;
+  std::string metrics_path_;
+  mutable metrics::ServingRecorder recorder_;
   double load_cpu_s_ = 0;  // watcher thread only
   bool guarded_ = false;
 
