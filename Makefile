@@ -51,7 +51,7 @@ bench: build
 # runs it). bench iot needs the real data sets (../shared/data) and is
 # skipped without them.
 SHARED_DATA ?= ../shared/data
-QUICK_BENCHES = engine features transport cache stream-train data-parallel scheduler footprint lifecycle
+QUICK_BENCHES = engine features transport cache stream-train data-parallel scheduler footprint lifecycle serving
 bench-quick: build
 	$(BUILD_DIR)/mliot bench list --json
 	@set -e; for b in $(QUICK_BENCHES); do \

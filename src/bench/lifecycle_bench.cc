@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/bench_cluster.h"
 #include "bench/kit.h"
 #include "auth/secrets.h"
 #include "common/grpc_util.h"
@@ -39,85 +40,16 @@ double SecondsSince(SteadyClock::time_point t) {
   return std::chrono::duration<double>(SteadyClock::now() - t).count();
 }
 
-absl::Status WaitUntil(const std::function<bool()>& done, double timeout_s, const std::string& what) {
-  const auto start = SteadyClock::now();
-  while (SecondsSince(start) < timeout_s) {
-    if (done()) return absl::OkStatus();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return absl::DeadlineExceededError(absl::StrCat("bench lifecycle: ", what, " not within ", timeout_s, " s"));
+absl::Status WaitFor(const std::function<bool()>& done, double timeout_s, const std::string& what) {
+  return WaitUntil(done, timeout_s, "bench lifecycle: " + what);
 }
 
-// A coordinator and one node, child processes of this binary.
-class Cluster {
+// The benchmark's cluster, asked about its one task.
+class Cluster : public BenchCluster {
  public:
-  ~Cluster() {
-    if (node_ > 0) StopProcess(node_, SIGTERM, std::chrono::seconds(10));
-    if (coordinator_ > 0) StopProcess(coordinator_, SIGTERM, std::chrono::seconds(5));
-  }
-
-  absl::Status Start(const std::string& dir) {
-    const std::string exe = SelfExe();
-    const int port = FreeLoopbackPort();
-    address_ = absl::StrCat("127.0.0.1:", port);
-    MLIOT_ASSIGN_OR_RETURN(coordinator_, Spawn({.args = {exe, "coordinator", "--listen", address_, "--data-dir",
-                                                         dir + "/coord"},
-                                                .stdin_path = "/dev/null",
-                                                .stdout_path = dir + "/coordinator.log",
-                                                .stderr_path = dir + "/coordinator.log"}));
-    MLIOT_RETURN_IF_ERROR(WaitUntil([&] { return LoopbackAccepts(port); }, 20, "the coordinator listening"));
-    MLIOT_ASSIGN_OR_RETURN(node_, Spawn({.args = {exe, "node", "--coordinator", address_, "--listen", "127.0.0.1:0",
-                                                  "--data-dir", dir + "/node", "--name", "edge", "--benchmark", "quick",
-                                                  "--join-token-file", dir + "/coord/join.token"},
-                                         .stdin_path = "/dev/null",
-                                         .stdout_path = dir + "/node.log",
-                                         .stderr_path = dir + "/node.log"}));
-    MLIOT_ASSIGN_OR_RETURN(std::string admin, auth::ReadSecretFile(dir + "/coord/admin.token"));
-    MLIOT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
-                           MakeChannel(address_, TlsOptions{}, DefaultChannelArguments(), admin));
-    stub_ = v1::Coordinator::NewStub(channel);
-    return WaitUntil(
-        [&] {
-          grpc::ClientContext ctx;
-          v1::ListNodesResponse nodes;
-          if (!stub_->ListNodes(&ctx, v1::ListNodesRequest{}, &nodes).ok()) return false;
-          return nodes.nodes_size() > 0 && nodes.nodes(0).alive();
-        },
-        90, "the node registered");
-  }
-
-  v1::Coordinator::Stub& coordinator() { return *stub_; }
-
-  absl::StatusOr<v1::TaskInfo> Task() {
-    grpc::ClientContext ctx;
-    v1::GetTaskRequest request;
-    request.set_task(kTask);
-    v1::TaskInfo info;
-    MLIOT_RETURN_IF_ERROR(FromGrpc(stub_->GetTask(&ctx, request, &info)));
-    return info;
-  }
-
-  std::vector<v1::VersionStatus> Versions() {
-    grpc::ClientContext ctx;
-    v1::ListVersionsRequest request;
-    request.set_task(kTask);
-    v1::ListVersionsResponse response;
-    if (!stub_->ListVersions(&ctx, request, &response).ok()) return {};
-    return {response.versions().begin(), response.versions().end()};
-  }
-
-  int64_t Serving() {
-    for (const v1::VersionStatus& v : Versions()) {
-      if (v.state() == "serving" || v.state() == "pinned") return v.version();
-    }
-    return 0;
-  }
-
- private:
-  std::string address_;
-  pid_t coordinator_ = 0;
-  pid_t node_ = 0;
-  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  absl::StatusOr<v1::TaskInfo> Task() { return BenchCluster::Task(kTask); }
+  std::vector<v1::VersionStatus> Versions() { return BenchCluster::Versions(kTask); }
+  int64_t Serving() { return BenchCluster::Serving(kTask); }
 };
 
 // The task's serving worker, with its token.
@@ -269,7 +201,7 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
     }
     Progress("lifecycle", absl::StrFormat("training on %d Fashion-MNIST rows (budget %gs)", o.train_rows, o.budget_s));
     v1::TaskInfo info;
-    MLIOT_RETURN_IF_ERROR(WaitUntil(
+    MLIOT_RETURN_IF_ERROR(WaitFor(
         [&] {
           absl::StatusOr<v1::TaskInfo> t = cluster.Task();
           if (!t.ok() || t->serving_address().empty() || !absl::StartsWith(t->message(), "trained")) return false;
@@ -287,7 +219,7 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
     MLIOT_RETURN_IF_ERROR(server.Feedback(test, 0, o.feedback_rows, /*shift=*/1));
     int64_t retired = 0;
     std::string reason;
-    MLIOT_RETURN_IF_ERROR(WaitUntil(
+    MLIOT_RETURN_IF_ERROR(WaitFor(
         [&] {
           for (const v1::VersionStatus& v : cluster.Versions()) {
             if (v.state() == "retired") {
@@ -306,7 +238,7 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
     MLIOT_RETURN_IF_ERROR(server.Feedback(test, o.feedback_rows, 2 * o.feedback_rows, 0));
     int64_t promoted = 0;
     std::string wrongly_retired;
-    MLIOT_RETURN_IF_ERROR(WaitUntil(
+    MLIOT_RETURN_IF_ERROR(WaitFor(
         [&] {
           for (const v1::VersionStatus& v : cluster.Versions()) {
             if (v.version() <= retired) continue;
@@ -354,7 +286,7 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
       v1::RollbackResponse response;
       MLIOT_RETURN_IF_ERROR(FromGrpc(cluster.coordinator().Rollback(&ctx, request, &response)));
       double seen = -1;
-      MLIOT_RETURN_IF_ERROR(WaitUntil(
+      MLIOT_RETURN_IF_ERROR(WaitFor(
           [&] {
             seen = load.FirstAnswerBy(response.version(), t0);
             return seen >= 0;
@@ -399,7 +331,7 @@ absl::StatusOr<json> RunLifecycleBench(const LifecycleBenchOptions& o) {
       const int64_t before_newest = newest_decided().first;
       const int64_t at = (i * 100) % (2 * o.feedback_rows);
       MLIOT_RETURN_IF_ERROR(server.Feedback(test, at, at + 100, 0));
-      MLIOT_RETURN_IF_ERROR(WaitUntil(
+      MLIOT_RETURN_IF_ERROR(WaitFor(
           [&] {
             const auto [newest, decided] = newest_decided();
             return newest > before_newest && decided;

@@ -9,6 +9,7 @@
 #include "bench/features_bench.h"
 #include "bench/footprint_bench.h"
 #include "bench/lifecycle_bench.h"
+#include "bench/serving_bench.h"
 #include "bench/iot_bench.h"
 #include "bench/kit.h"
 #include "bench/paper_bench.h"
@@ -212,6 +213,30 @@ Runner AddFootprint(CLI::App* bench) {
   };
 }
 
+struct ServingArgs {
+  bench::ServingBenchOptions options;
+  BenchFlags flags;
+};
+
+Runner AddServing(CLI::App* bench) {
+  auto a = std::make_shared<ServingArgs>();
+  CLI::App* cmd = bench->add_subcommand(
+      "serving", "v2 REST, v2 gRPC and mliot's gRPC on a real node, closed loop, with the Flask peer");
+  a->flags.Add(
+      cmd, "1,000 rows, a 5 s budget, 1 s per cell, one round, no peer", [a] { bench::MakeQuick(a->options); }, nullptr);
+  cmd->add_option("--train-rows", a->options.train_rows, "Fashion-MNIST training rows")->capture_default_str();
+  cmd->add_option("--budget-s", a->options.budget_s, "training budget")->capture_default_str();
+  cmd->add_option("--concurrency", a->options.concurrency, "closed-loop clients per cell")->capture_default_str();
+  cmd->add_option("--seconds", a->options.seconds, "seconds per cell")->capture_default_str();
+  cmd->add_option("--repeats", a->options.repeats, "interleaved rounds (median and range)")->capture_default_str();
+  cmd->add_flag("!--no-peer", a->options.peer, "skip the Flask peer");
+  cmd->add_option("--work-dir", a->options.work_dir, "data directories and logs (default: temporary)");
+  return [a, cmd]() -> int {
+    if (!cmd->parsed()) return -1;
+    return PrintBenchReport(bench::RunServingBench(a->options), a->flags);
+  };
+}
+
 struct LifecycleArgs {
   bench::LifecycleBenchOptions options;
   BenchFlags flags;
@@ -263,7 +288,7 @@ Runner AddBenchCommand(CLI::App& app) {
   bench->require_subcommand(1);
   std::vector<Runner> runners = {AddEngine(bench), AddFeatures(bench), AddIot(bench),
                                  AddPaper(bench), AddScheduler(bench), AddFootprint(bench),
-                                 AddLifecycle(bench)};
+                                 AddLifecycle(bench), AddServing(bench)};
   for (Runner& r : AddDataPathBenchCommands(bench)) runners.push_back(std::move(r));
   runners.push_back(AddList(bench));
   return [runners]() -> int {

@@ -124,13 +124,6 @@ absl::StatusOr<v1::PredictRequest> ToPredict(const InferRequest& request, const 
 
 namespace {
 
-const OutputRequest* Find(const std::vector<OutputRequest>& outputs, const std::string& name) {
-  for (const OutputRequest& o : outputs) {
-    if (o.name == name) return &o;
-  }
-  return nullptr;
-}
-
 // The classification extension: the K best classes of each row as
 // "score:index:label".
 Tensor Classification(const std::string& name, const v1::PredictResponse& response, int k,
